@@ -1,0 +1,216 @@
+"""The application factory, read top to bottom like a table of contents."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, render_template, request
+
+from saas import config as config_module
+from saas.extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Feature packages with a blueprint; each exposes ``bp``.
+BLUEPRINTS = (
+    "saas.main.views",
+    "saas.accounts.views",
+    "saas.billing.views",
+    "saas.store.views",
+    "saas.admin.views",
+    "saas.webhooks.views",
+)
+
+
+def build_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        "saas",
+        root_path=str(ROOT / "saas"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(config_module.from_env())
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        raise RuntimeError(
+            "DATABASE_URL is not set. Use `python3 -m saas.dev run` to start an embedded "
+            "PostgreSQL, or point DATABASE_URL at one."
+        )
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_cli(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.logger.setLevel(level)
+    # The stripe library logs every request at INFO; that is noise next to our own lines.
+    logging.getLogger("stripe").setLevel(max(level, logging.WARNING))
+
+
+def register_extensions(app: Flask) -> None:
+    from saas import models  # noqa: F401  (every model registered before migrations look)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    # Rotating the session identifier on login is done in the login view; "strong" also
+    # drops a session whose browser fingerprint changed.
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_ENABLED"):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage_uri(app.config["REDIS_URL"]))
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # A rate limiter whose Redis is down must not take the login page down with it.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+    from saas import queue
+
+    queue.init_app(app)
+
+    from saas.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        try:
+            return db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+
+
+def _limiter_storage_uri(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        # limits expects redis+unix:// for sockets.
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+def register_blueprints(app: Flask) -> None:
+    import importlib
+
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a feature not built yet is skipped; a broken import is not
+                raise
+            continue
+        app.register_blueprint(module.bp)
+    from saas.webhooks.views import bp as webhooks_bp
+
+    csrf.exempt(webhooks_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from saas.money import format_money
+
+    app.jinja_env.filters["money"] = format_money
+
+    from saas.timefmt import format_date, format_datetime
+
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+
+    endpoints = None
+
+    @app.context_processor
+    def inject_globals():
+        nonlocal endpoints
+        if endpoints is None:  # the URL map is complete once the first request runs
+            endpoints = frozenset(app.view_functions)
+        return {
+            "app_name": app.config.get("APP_NAME", "saas"),
+            "url_map_endpoints": endpoints,
+            # Shown in the footer so nobody mistakes the offline sandbox for real payments.
+            "sandbox_mode": bool(app.config.get("STRIPE_API_BASE")),
+        }
+
+
+def register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    def handler(status: int, title: str, message: str):
+        def _render(_error):
+            if wants_json():
+                return {"error": title}, status
+            return render_template("error.html", status=status, title=title, message=message), status
+
+        return _render
+
+    app.register_error_handler(400, handler(400, "Bad request", "The request could not be understood."))
+    app.register_error_handler(403, handler(403, "Forbidden", "You are not allowed to do that."))
+    app.register_error_handler(404, handler(404, "Page not found", "There is nothing at this address."))
+    app.register_error_handler(405, handler(405, "Method not allowed", "That action is not allowed here."))
+    app.register_error_handler(413, handler(413, "Too large", "The request was too large."))
+    app.register_error_handler(
+        429, handler(429, "Too many attempts", "Too many attempts. Please wait a minute and try again.")
+    )
+    app.register_error_handler(
+        500, handler(500, "Something went wrong", "We hit an error. Nothing was charged; please try again.")
+    )
+
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if wants_json():
+            return {"error": "csrf", "detail": error.description}, 400
+        return (
+            render_template(
+                "error.html",
+                status=400,
+                title="Form expired",
+                message="The form expired or was sent from elsewhere. Please go back, reload and try again.",
+            ),
+            400,
+        )
+
+
+def register_security_headers(app: Flask) -> None:
+    from urllib.parse import urlsplit
+
+    def origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+    @app.after_request
+    def headers(response):
+        stripe_js = origin(app.config.get("STRIPE_JS_URL", "")) or "https://js.stripe.com"
+        api_base = origin(app.config.get("STRIPE_API_BASE", "")) or "https://api.stripe.com"
+        csp = (
+            "default-src 'self'; "
+            f"script-src 'self' {stripe_js}; "
+            f"frame-src 'self' {stripe_js} https://hooks.stripe.com; "
+            f"connect-src 'self' {api_base} {stripe_js}; "
+            "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "base-uri 'self'; form-action 'self' " + (origin(app.config.get("STRIPE_API_BASE", "")) or "https://checkout.stripe.com") + "; frame-ancestors 'none'"
+        )
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    from saas.cli import register
+
+    register(app)

@@ -1,0 +1,288 @@
+"""Billing operations: the Stripe customer, Pro checkout, and applying Stripe's subscription
+and invoice state to our tables (the same code for webhooks, the success page and sync)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from saas import stripe_gateway as gateway
+from saas.accounts.models import User
+from saas.billing.models import Invoice, Plan, Subscription
+from saas.extensions import db
+from saas.timefmt import from_unix
+from saas.webhooks.registry import Ignore
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyPro(gateway.BillingError):
+    user_message = "You already have Pro."
+
+
+def lock_user(user_id: int) -> User:
+    """Row-lock the user: serialises customer creation and the application of Stripe state for
+    one customer, so two workers (or a worker and the success page) cannot interleave."""
+    return db.session.execute(select(User).where(User.id == user_id).with_for_update()).scalar_one()
+
+
+def ensure_customer(user_id: int) -> str:
+    """The user's Stripe customer id, creating the customer once.
+
+    Two concurrent clicks: the row lock makes the second wait and then see the first one's id;
+    the idempotency key makes even a crash between Stripe's answer and our commit harmless
+    (the retry gets the same customer back)."""
+    user = lock_user(user_id)
+    if user.stripe_customer_id:
+        customer_id = user.stripe_customer_id
+        db.session.commit()
+        return customer_id
+    try:
+        customer = gateway.create_customer(email=user.email, user_id=user.id,
+                                           idempotency_key=f"customer-for-user-{user.id}")
+    except Exception:
+        db.session.rollback()
+        raise
+    user.stripe_customer_id = customer["id"]
+    db.session.commit()
+    return customer["id"]
+
+
+def pro_price_id() -> str:
+    price_id = current_app.config.get("STRIPE_PRICE_ID_PRO")
+    if not price_id:
+        plan = db.session.execute(select(Plan).where(Plan.code == "pro", Plan.active.is_(True))).scalar_one_or_none()
+        price_id = plan.stripe_price_id if plan else None
+    if not price_id:
+        log.error("Stripe is not configured: STRIPE_PRICE_ID_PRO is not set (run `flask billing seed-plan`)")
+        raise gateway.StripeNotConfigured("STRIPE_PRICE_ID_PRO")
+    return price_id
+
+
+PRO_LOOKUP_KEY = "saas_pro"
+
+
+def seed_pro_plan() -> tuple[Plan, bool]:
+    """Make the Pro price a plan we sell. With STRIPE_PRICE_ID_PRO set, that price is
+    recorded as it is in Stripe; without it (a fresh laptop on the sandbox), a price matching
+    PRO_PLAN_* is found by lookup key or created. Returns (plan, created)."""
+    cfg = current_app.config
+    price_id = cfg.get("STRIPE_PRICE_ID_PRO")
+    if price_id:
+        price = gateway.retrieve_price(price_id)
+    else:
+        lookup_key = f"{PRO_LOOKUP_KEY}_{cfg['PRO_PLAN_INTERVAL']}_{cfg['PRO_PLAN_CURRENCY']}_{cfg['PRO_PLAN_AMOUNT']}"
+        price = gateway.find_price_by_lookup_key(lookup_key)
+        if price is None:
+            price = gateway.create_recurring_price(
+                product_name=cfg["PRO_PLAN_NAME"], unit_amount=cfg["PRO_PLAN_AMOUNT"],
+                currency=cfg["PRO_PLAN_CURRENCY"], interval=cfg["PRO_PLAN_INTERVAL"], lookup_key=lookup_key)
+    recurring = price.get("recurring") or {}
+    if not recurring:
+        raise gateway.StripeNotConfigured("STRIPE_PRICE_ID_PRO", "is a one-time price; Pro needs a recurring price")
+    plan = db.session.execute(select(Plan).where(Plan.code == "pro")).scalar_one_or_none()
+    created = plan is None or plan.stripe_price_id != price["id"]
+    if plan is None:
+        plan = Plan(code="pro")
+        db.session.add(plan)
+    elif plan.stripe_price_id != price["id"]:
+        # Keep the old price as a plan we still honour: its subscribers stay Pro.
+        plan.code = f"pro-{plan.stripe_price_id}"[:50]
+        plan.active = False
+        db.session.flush()
+        plan = Plan(code="pro")
+        db.session.add(plan)
+    plan.name = cfg["PRO_PLAN_NAME"]
+    plan.stripe_price_id = price["id"]
+    plan.unit_amount = int(price["unit_amount"])
+    plan.currency = price["currency"].lower()
+    plan.interval = recurring.get("interval") or "month"
+    plan.active = True
+    db.session.commit()
+    return plan, created
+
+
+def start_pro_checkout(user: User) -> str:
+    """Create a Checkout Session for Pro and return its URL."""
+    from saas.billing.entitlement import is_pro
+
+    if is_pro(user):
+        raise AlreadyPro("already pro")
+    price_id = pro_price_id()
+    if not current_app.config.get("STRIPE_PUBLISHABLE_KEY"):
+        log.error("Stripe is not configured: STRIPE_PUBLISHABLE_KEY is not set")
+        raise gateway.StripeNotConfigured("STRIPE_PUBLISHABLE_KEY")
+    customer_id = ensure_customer(user.id)
+    trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
+    base = current_app.config["BASE_URL"]
+    # The idempotency key covers one click: a double submit within a few seconds gets the same
+    # session back instead of two open sessions.
+    import time
+
+    bucket = int(time.time() // 10)
+    session = gateway.create_subscription_checkout(
+        customer_id=customer_id,
+        price_id=price_id,
+        user_id=user.id,
+        success_url=base + url_for("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url=base + url_for("billing.cancelled"),
+        trial_days=trial_days,
+        allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
+        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{bucket}",
+    )
+    return session["url"]
+
+
+def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> User | None:
+    if customer_id:
+        user = db.session.execute(select(User).where(User.stripe_customer_id == customer_id)).scalar_one_or_none()
+        if user:
+            return user
+    user_id = (metadata or {}).get("user_id")
+    if user_id and str(user_id).isdigit():
+        user = db.session.get(User, int(user_id))
+        # Only adopt the customer if the user has none: metadata must not re-point an account.
+        if user and (user.stripe_customer_id in (None, customer_id)):
+            if customer_id and user.stripe_customer_id is None:
+                user.stripe_customer_id = customer_id
+            return user
+    return None
+
+
+def _customer_id(value) -> str | None:
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
+def apply_subscription(data: dict) -> Subscription:
+    """Upsert our mirror of one Stripe subscription (a plain dict in the current API shape)."""
+    customer_id = _customer_id(data.get("customer"))
+    user = _find_user_for_customer(customer_id, data.get("metadata"))
+    if user is None:
+        raise Ignore(f"subscription {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
+    lock_user(user.id)
+    sub = db.session.execute(select(Subscription).where(Subscription.stripe_id == data["id"])).scalar_one_or_none()
+    if sub is None:
+        sub = Subscription(stripe_id=data["id"], user_id=user.id)
+        db.session.add(sub)
+    items = (data.get("items") or {}).get("data") or []
+    item = items[0] if items else {}
+    price = item.get("price") or {}
+    price_id = price.get("id") if isinstance(price, dict) else price
+    known = db.session.execute(select(Plan.id).where(Plan.stripe_price_id == price_id)).first() is not None
+    if not known:
+        log.warning("subscription %s uses price %s, which is not a price we sell: flagged, no Pro granted",
+                    data["id"], price_id)
+    previous_status = sub.status
+    sub.user_id = user.id
+    sub.stripe_customer_id = customer_id
+    sub.stripe_price_id = price_id
+    sub.unknown_price = not known
+    sub.status = data["status"]
+    sub.quantity = item.get("quantity") or 1
+    # Current API: the billing period lives on the subscription items.
+    sub.current_period_start = from_unix(item.get("current_period_start"))
+    sub.current_period_end = from_unix(item.get("current_period_end"))
+    sub.cancel_at_period_end = bool(data.get("cancel_at_period_end"))
+    sub.cancel_at = from_unix(data.get("cancel_at"))
+    sub.canceled_at = from_unix(data.get("canceled_at"))
+    sub.ended_at = from_unix(data.get("ended_at"))
+    sub.trial_start = from_unix(data.get("trial_start"))
+    sub.trial_end = from_unix(data.get("trial_end"))
+    pause = data.get("pause_collection")
+    sub.pause_collection = pause.get("behavior") if isinstance(pause, dict) else None
+    latest_invoice = data.get("latest_invoice")
+    sub.latest_invoice_id = latest_invoice.get("id") if isinstance(latest_invoice, dict) else latest_invoice
+    sub.stripe_created = from_unix(data.get("created"))
+    if sub.trial_start or sub.trial_end:
+        user.has_had_trial = True
+    if previous_status != sub.status:
+        log.info("subscription %s for user %s: %s -> %s", sub.stripe_id, user.id, previous_status, sub.status)
+    db.session.flush()
+    return sub
+
+
+def sync_subscription(subscription_id: str) -> Subscription:
+    """Fetch the subscription's current state from Stripe and apply it."""
+    return apply_subscription(gateway.retrieve_subscription(subscription_id))
+
+
+def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None:
+    customer_id = _customer_id(data.get("customer"))
+    user = _find_user_for_customer(customer_id, None)
+    if user is None:
+        raise Ignore(f"invoice {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
+    lock_user(user.id)
+    inv = db.session.execute(select(Invoice).where(Invoice.stripe_id == data["id"])).scalar_one_or_none()
+    if inv is None:
+        inv = Invoice(stripe_id=data["id"], user_id=user.id)
+        db.session.add(inv)
+    parent = data.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    subscription = details.get("subscription")
+    inv.user_id = user.id
+    inv.stripe_customer_id = customer_id
+    inv.stripe_subscription_id = subscription.get("id") if isinstance(subscription, dict) else subscription
+    inv.number = data.get("number")
+    inv.status = data.get("status") or "draft"
+    inv.billing_reason = data.get("billing_reason")
+    inv.amount_due = int(data.get("amount_due") or 0)
+    inv.amount_paid = int(data.get("amount_paid") or 0)
+    inv.amount_remaining = int(data.get("amount_remaining") or 0)
+    inv.currency = (data.get("currency") or "usd").lower()
+    inv.attempt_count = int(data.get("attempt_count") or 0)
+    inv.hosted_invoice_url = data.get("hosted_invoice_url")
+    inv.invoice_pdf = data.get("invoice_pdf")
+    inv.period_start = from_unix(data.get("period_start"))
+    inv.period_end = from_unix(data.get("period_end"))
+    inv.stripe_created = from_unix(data.get("created"))
+    transitions = data.get("status_transitions") or {}
+    inv.paid_at = from_unix(transitions.get("paid_at"))
+    # Dunning: a problem is shown only while the invoice is still open; paying, voiding or
+    # writing it off clears it, whatever order the events came in.
+    if inv.status == "open" and (problem_hint or inv.payment_problem):
+        inv.payment_problem = problem_hint or inv.payment_problem
+    elif inv.status != "open":
+        inv.payment_problem = None
+    db.session.flush()
+    return inv
+
+
+def sync_invoice(invoice_id: str, problem_hint: str | None = None) -> Invoice | None:
+    return apply_invoice(gateway.retrieve_invoice(invoice_id), problem_hint)
+
+
+def confirm_checkout_session(user: User, session_id: str) -> bool:
+    """From the success page: ask Stripe about the session and, if it is this user's and
+    complete, apply its subscription through the webhook's code. Never trusts the URL alone."""
+    session = gateway.retrieve_checkout_session(session_id)
+    owner_ok = session.get("client_reference_id") == str(user.id) and (
+        _customer_id(session.get("customer")) == user.stripe_customer_id
+    )
+    if not owner_ok:
+        log.warning("user %s asked to confirm checkout session %s that is not theirs", user.id, session_id)
+        return False
+    applied = apply_checkout_session(session)
+    db.session.commit()
+    return applied
+
+
+def apply_checkout_session(session: dict) -> bool:
+    if session.get("mode") != "subscription" or session.get("status") != "complete":
+        return False
+    subscription = session.get("subscription")
+    sub_id = subscription.get("id") if isinstance(subscription, dict) else subscription
+    if not sub_id:
+        return False
+    sync_subscription(sub_id)
+    return True
+
+
+def invoices_for(user_id: int, limit: int = 24) -> list[Invoice]:
+    return list(db.session.execute(
+        select(Invoice).where(Invoice.user_id == user_id)
+        .order_by(Invoice.stripe_created.desc().nullslast(), Invoice.id.desc()).limit(limit)
+    ).scalars())

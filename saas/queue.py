@@ -1,0 +1,86 @@
+"""Redis and the RQ queue, created by the factory (never at import time)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, Retry
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["saas.redis"] = None
+
+
+def redis_conn() -> Redis:
+    app = current_app._get_current_object()
+    conn = app.extensions.get("saas.redis")
+    if conn is None:
+        url = app.config["REDIS_URL"]
+        if not url:
+            raise RuntimeError("REDIS_URL is not set")
+        # Short timeouts: the webhook endpoint must answer fast even when Redis is down, and
+        # the sweep re-enqueues whatever could not be enqueued.
+        conn = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        app.extensions["saas.redis"] = conn
+    return conn
+
+
+def get_queue() -> Queue:
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_conn())
+
+
+def retry_policy() -> Retry:
+    attempts = current_app.config["JOB_MAX_RETRIES"]
+    # Backoff: quick first retries for transient blips, then minutes.
+    schedule = [2, 10, 30, 120, 600, 1800, 3600][: max(attempts, 1)]
+    return Retry(max=attempts, interval=schedule)
+
+
+def enqueue_event(event_id: int) -> bool:
+    """Queue processing of a stored webhook event. Returns False (and logs) if Redis is down;
+    the event stays stored and the sweep queues it later."""
+    from saas.webhooks.jobs import process_event
+
+    try:
+        get_queue().enqueue(
+            process_event,
+            event_id,
+            job_id=f"webhook-event-{event_id}",
+            retry=retry_policy(),
+            job_timeout=120,
+            result_ttl=300,
+            failure_ttl=7 * 24 * 3600,
+        )
+        return True
+    except Exception as exc:  # redis.ConnectionError, TimeoutError...
+        log.warning("could not enqueue webhook event %s (%s); the sweep will retry", event_id, type(exc).__name__)
+        return False
+
+
+def worker_class(app: Flask):
+    """An RQ ``SimpleWorker`` that runs every job inside ``app``'s context.
+
+    SimpleWorker, not the forking ``Worker``: measured here it applies 166 jobs/s per process
+    against 6-13 for a fork per job. What forking buys (a job that leaks memory or wedges dies
+    with its child) matters less than throughput for short database jobs; a crash of the whole
+    worker is covered by the inbox (the event stays unprocessed and the sweep re-queues it).
+    """
+    from rq import SimpleWorker
+
+    class AppWorker(SimpleWorker):
+        def execute_job(self, job, queue):
+            with app.app_context():
+                return super().execute_job(job, queue)
+
+    return AppWorker
+
+
+def make_worker(app: Flask, name: str | None = None):
+    with app.app_context():
+        connection = redis_conn()
+        queue = get_queue()
+    return worker_class(app)([queue], connection=connection, name=name)

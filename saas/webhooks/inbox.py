@@ -1,0 +1,93 @@
+"""Storing events and queueing their processing (the inbox side, no business logic)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from saas.extensions import db
+from saas.timefmt import from_unix, utcnow
+from saas.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+def store_event(event: dict) -> int | None:
+    """Insert the event once. Returns its row id, or None if this Stripe event id was already
+    stored (a redelivery): then no second job is queued either."""
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    obj = data.get("object") if isinstance(data.get("object"), dict) else {}
+    object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    created = event.get("created")
+    stmt = (
+        insert(WebhookEvent)
+        .values(
+            stripe_id=event["id"][:255],
+            type=event["type"][:100],
+            api_version=str(event.get("api_version") or "")[:64] or None,
+            livemode=bool(event.get("livemode")),
+            stripe_created=from_unix(created) if isinstance(created, int) and created > 0 else None,
+            object_id=object_id[:255] if object_id else None,
+            payload=event,
+            status="received",
+            attempts=0,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_id"])
+        .returning(WebhookEvent.id)
+    )
+    try:
+        row = db.session.execute(stmt).first()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return row[0] if row else None
+
+
+def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Re-queue events stored but never finished (Redis was down at intake, a worker died,
+    a job was lost). Processing is idempotent, so queueing one twice is harmless."""
+    from flask import current_app
+
+    from saas import queue
+
+    if older_than_seconds is None:
+        older_than_seconds = current_app.config["SWEEP_AFTER_SECONDS"]
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    ids = db.session.execute(
+        select(WebhookEvent.id)
+        .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff)
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    ).scalars().all()
+    db.session.rollback()
+    queued = 0
+    for event_id in ids:
+        if _job_pending(event_id):
+            continue
+        if queue.enqueue_event(event_id):
+            queued += 1
+    if queued:
+        log.info("sweep re-queued %d stored webhook event(s)", queued)
+    return queued
+
+
+def _job_pending(event_id: int) -> bool:
+    """True if RQ still holds a queued/started/scheduled job for this event."""
+    from rq.job import Job, JobStatus
+    from rq.exceptions import NoSuchJobError
+
+    from saas import queue
+
+    try:
+        job = Job.fetch(f"webhook-event-{event_id}", connection=queue.redis_conn())
+    except NoSuchJobError:
+        return False
+    except Exception:
+        return False
+    status = job.get_status(refresh=False)
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

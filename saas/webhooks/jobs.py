@@ -1,0 +1,83 @@
+"""The RQ job that applies one stored event, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from sqlalchemy import select
+
+from saas.extensions import db
+from saas.timefmt import utcnow
+from saas.webhooks.models import WebhookEvent
+from saas.webhooks.registry import Ignore, handlers_for
+
+log = logging.getLogger(__name__)
+
+
+def process_event(event_id: int) -> str:
+    """Apply stored event ``event_id``.
+
+    The event row is locked for the whole transaction and the handlers' writes commit together
+    with ``status='processed'``, so an event is applied once even if two jobs race or a worker
+    dies mid-way (then nothing commits and the retry starts clean). On failure the error is
+    recorded in a separate transaction and re-raised so RQ retries with backoff.
+    """
+    event = db.session.execute(
+        select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+    ).scalar_one_or_none()
+    if event is None:
+        db.session.rollback()
+        log.warning("event row %s not found", event_id)
+        return "missing"
+    if event.status in ("processed", "ignored"):
+        db.session.rollback()
+        return event.status
+    handlers = handlers_for(event.type)
+    try:
+        if not handlers:
+            event.status = "ignored"
+            event.last_error = f"no handler for {event.type}"
+        else:
+            for handler in handlers:
+                handler(event.payload, event)
+            event.status = "processed"
+            event.last_error = None
+        event.attempts += 1
+        event.processed_at = utcnow()
+        db.session.commit()
+        return event.status
+    except Ignore as exc:
+        db.session.rollback()
+        _record(event_id, "ignored", str(exc))
+        log.info("event %s ignored: %s", event_id, exc)
+        return "ignored"
+    except Exception as exc:
+        db.session.rollback()
+        final = _is_last_attempt()
+        _record(event_id, "failed" if final else "retrying",
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"[:4000])
+        log.warning("event %s failed (%s)%s", event_id, type(exc).__name__, "; giving up" if final else "; will retry")
+        raise
+
+
+def _record(event_id: int, status: str, error: str) -> None:
+    event = db.session.execute(
+        select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+    ).scalar_one_or_none()
+    if event is not None and event.status not in ("processed",):
+        event.status = status
+        event.last_error = error
+        event.attempts += 1
+        if status == "ignored":
+            event.processed_at = utcnow()
+    db.session.commit()
+
+
+def _is_last_attempt() -> bool:
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:  # called directly (tests, replay from the admin): no retries follow
+        return True
+    return not job.retries_left

@@ -1,0 +1,42 @@
+"""Stripe webhook intake: verify, store, enqueue, answer. Nothing else happens on this path."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from saas import queue
+from saas.stripe_gateway import SignatureInvalid, verify_webhook
+from saas.webhooks import inbox
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/api/webhooks/stripe")
+def stripe_webhook():
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        # 500 on purpose: Stripe keeps retrying, so nothing is lost while we fix the config.
+        log.error("webhook refused: STRIPE_WEBHOOK_SECRET is not set")
+        return {"error": "webhook secret not configured"}, 500
+    payload = request.get_data(cache=False)
+    try:
+        event = verify_webhook(payload, request.headers.get("Stripe-Signature"), secret,
+                               current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
+    except SignatureInvalid as exc:
+        log.warning("webhook rejected: %s (from %s, %d bytes)", exc, request.remote_addr, len(payload))
+        return {"error": "invalid signature"}, 400
+    try:
+        stored_id = inbox.store_event(event)
+    except (OperationalError, SQLAlchemyError):
+        # Database down: 503 so Stripe retries; the transaction was rolled back, nothing half-written.
+        log.exception("webhook %s not stored: database error", event["id"])
+        return {"error": "temporarily unavailable"}, 503
+    if stored_id is None:
+        return {"received": True, "duplicate": True}, 200
+    queue.enqueue_event(stored_id)
+    return {"received": True}, 200
