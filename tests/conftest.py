@@ -33,8 +33,9 @@ def _test_database_url() -> str:
     url = make_url(os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg2")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return url.set(database=f"saas_pytest{('_' + worker) if worker else ''}").render_as_string(hide_password=False)
+    # A database of the run's own (SAAS_TEST_DB), so that runs side by side do not collide.
+    name = os.environ.get("SAAS_TEST_DB", "saas_pytest")
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _redis_test_url() -> str:

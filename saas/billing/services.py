@@ -164,15 +164,15 @@ def apply_subscription(data: dict) -> Subscription:
     if user is None:
         raise Ignore(f"subscription {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
     lock_user(user.id)
-    sub = db.session.execute(select(Subscription).where(Subscription.stripe_id == data["id"])).scalar_one_or_none()
-    if sub is None:
-        sub = Subscription(stripe_id=data["id"], user_id=user.id)
-        db.session.add(sub)
     items = (data.get("items") or {}).get("data") or []
     item = items[0] if items else {}
     price = item.get("price") or {}
     price_id = price.get("id") if isinstance(price, dict) else price
     known = db.session.execute(select(Plan.id).where(Plan.stripe_price_id == price_id)).first() is not None
+    sub = db.session.execute(select(Subscription).where(Subscription.stripe_id == data["id"])).scalar_one_or_none()
+    if sub is None:
+        sub = Subscription(stripe_id=data["id"], user_id=user.id)
+        db.session.add(sub)
     if not known:
         log.warning("subscription %s uses price %s, which is not a price we sell: flagged, no Pro granted",
                     data["id"], price_id)
