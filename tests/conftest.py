@@ -378,3 +378,43 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+# --- browser -----------------------------------------------------------------------------------------
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    import shutil
+
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser_page():
+    """A Playwright page in the system's headless Chromium. Skips (with the reason) when no
+    Chromium is installed, unless REQUIRE_BROWSER is set, as CI does: there it fails."""
+    path = chromium_path()
+    if not path:
+        reason = "no Chromium on this machine (Debian: apt-get install chromium); browser test skipped"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(reason.replace("skipped", "required by REQUIRE_BROWSER"))
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str) -> str:
+    path = os.path.join(ARTIFACTS, name)
+    page.screenshot(path=path, full_page=True)
+    return path

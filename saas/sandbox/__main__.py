@@ -32,6 +32,8 @@ def main(argv=None) -> int:
                     help="shuffle/duplicate/delay webhook deliveries (optionally a JSON dict of settings)")
     ap.add_argument("--past-due-final", choices=("unpaid", "canceled"),
                     default=env.get("SANDBOX_PAST_DUE_FINAL", "unpaid"))
+    ap.add_argument("--state-file", default=env.get("SANDBOX_STATE_FILE"),
+                    help="keep the sandbox's objects in this file across restarts")
     args = ap.parse_args(argv)
 
     if env.get("STRIPE_SECRET_KEY", "").startswith(("sk_live_", "rk_live_")):
@@ -47,6 +49,10 @@ def main(argv=None) -> int:
     public = args.public_url or f"http://{args.host}:{server.server_port}"
     server.app = create_sandbox_app(webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
                                     public_url=public, chaos=_chaos(args.chaos), past_due_final=args.past_due_final)
+    state_file = args.state_file
+    if state_file:
+        _load_state(server.app, state_file)
+        _keep_saving(server.app, state_file)
     print(f"Stripe sandbox listening on http://{args.host}:{server.server_port} (public URL {public}; "
           f"webhooks -> {args.webhook_url or 'none'}{'; chaos on' if args.chaos and _chaos(args.chaos) else ''})",
           flush=True)
@@ -54,7 +60,51 @@ def main(argv=None) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if state_file:
+            _save_state(server.app, state_file)
     return 0
+
+
+def _load_state(app, path: str) -> None:
+    from pathlib import Path
+
+    file = Path(path)
+    if file.exists():
+        try:
+            app.extensions["sandbox"].store.restore(file.read_bytes())
+            print(f"Stripe sandbox: restored state from {file}", flush=True)
+        except Exception as exc:  # a corrupt or old-format file: start empty rather than not at all
+            print(f"Stripe sandbox: could not restore {file} ({exc}); starting empty", file=sys.stderr)
+
+
+def _save_state(app, path: str) -> None:
+    import os
+    from pathlib import Path
+
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    tmp.write_bytes(app.extensions["sandbox"].store.snapshot())
+    os.replace(tmp, file)  # atomic: a crash mid-write never leaves a half file
+
+
+def _keep_saving(app, path: str, every: float = 2.0) -> None:
+    import threading
+    import time
+
+    store = app.extensions["sandbox"].store
+
+    def loop():
+        last = store.change_marker()
+        while True:
+            time.sleep(every)
+            marker = store.change_marker()
+            if marker != last:
+                _save_state(app, path)
+                last = marker
+
+    threading.Thread(target=loop, name="sandbox-state", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -69,6 +69,28 @@ class Store:
         self.public_url = ""
         self.reset()
 
+    # What a saved sandbox keeps between runs (the launcher's state file), so that customers
+    # and subscriptions the app's database refers to still exist after a restart.
+    STATE_FIELDS = ("objects", "order", "private", "events", "idempotency", "offsets")
+
+    def snapshot(self) -> bytes:
+        import pickle
+
+        with self.lock:
+            return pickle.dumps({f: getattr(self, f) for f in self.STATE_FIELDS})
+
+    def restore(self, blob: bytes) -> None:
+        import pickle
+
+        state = pickle.loads(blob)  # our own file, written by snapshot()
+        with self.lock:
+            for field in self.STATE_FIELDS:
+                if field in state:
+                    setattr(self, field, state[field])
+
+    def change_marker(self) -> tuple:
+        return (len(self.events), len(self.objects), len(self.idempotency))
+
     def reset(self) -> None:
         with self.lock:
             self.objects: dict[str, dict] = {}
