@@ -230,11 +230,16 @@ def make_client(app):
 
 
 @pytest.fixture
-def pro_plan(ctx):
-    """The Pro price created in the sandbox and recorded as a plan we sell."""
+def pro_plan(app):
+    """The Pro price created in the sandbox and recorded as a plan we sell (detached: no app
+    context is held, so test-client requests stay independent)."""
     from saas.billing.services import seed_pro_plan
+    from saas.extensions import db
 
-    plan, _ = seed_pro_plan()
+    with app.app_context():
+        plan, _ = seed_pro_plan()
+        db.session.refresh(plan)
+        db.session.expunge(plan)
     return plan
 
 

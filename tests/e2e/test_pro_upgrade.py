@@ -32,6 +32,18 @@ def pay(checkout_url, number):
     return requests.post(checkout_url, data=dict(CARD, cardNumber=number), allow_redirects=False)
 
 
+def settled_events(live):
+    """[(type, status)] of every stored event once none is waiting, else None."""
+    from saas.extensions import db
+    from saas.webhooks.models import WebhookEvent
+
+    live.sandbox.wait_idle(5)
+    with live.app.app_context():
+        events = db.session.execute(db.select(WebhookEvent.type, WebhookEvent.status)).all()
+        db.session.remove()
+    return None if any(status in ("received", "retrying") for _, status in events) else events
+
+
 def seed_plan(live):
     with live.app.app_context():
         from saas.billing.services import seed_pro_plan
@@ -56,6 +68,11 @@ def test_upgrade_with_good_card_makes_user_pro(live):
     page = s.get(live.url + "/billing").text
     assert re.search(r'id="plan-name">Pro', page)
     assert "renews on" in page
+    # The first invoice arrives through its own webhooks.
+    wait_for(lambda: "$12.00" in s.get(live.url + "/billing").text, timeout=5, message="the paid invoice")
+    events = wait_for(lambda: settled_events(live), timeout=5, message="every event to be applied")
+    assert ("checkout.session.completed", "processed") in events
+    assert ("invoice.paid", "processed") in events
 
 
 def test_declined_card_leaves_user_free_with_reason(live):
