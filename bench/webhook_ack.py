@@ -1,0 +1,179 @@
+"""Benchmark (a): webhook acknowledgement throughput and latency, beside a bare Flask endpoint.
+
+Both run under gunicorn with 2 sync workers (the Procfile's web process). Load comes from a
+second process: `wrk` (Debian package) with 16 connections for throughput, then a Python
+open-loop generator at half the measured throughput for p50/p99 latency. Every request of the
+real endpoint carries a distinct, validly signed 3 KB event, so each one is verified, inserted
+and enqueued (no duplicate shortcut).
+
+    python bench/webhook_ack.py [--seconds 10]
+
+Target (issue 6): throughput >= 0.25x the bare endpoint; p99 < 25 ms at half load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import _rig
+
+LUA = r"""
+local reqs, i, step = {}, 0, 1
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  local n = 0
+  for line in io.lines(path) do
+    n = n + 1
+    if (n % nthreads) == (id % nthreads) then
+      local tab = line:find("\t", 1, true)
+      local sig, body = line:sub(1, tab - 1), line:sub(tab + 1)
+      reqs[#reqs + 1] = wrk.format("POST", "/api/webhooks/stripe",
+        {["Content-Type"] = "application/json", ["Stripe-Signature"] = sig}, body)
+    end
+  end
+end
+function request()
+  i = i + 1
+  if i > #reqs then i = 1 end
+  return reqs[i]
+end
+"""
+
+
+def wrk(port: int, seconds: int, lua: str, data: str, threads: int = 2, connections: int = 16) -> dict:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua,
+                          f"http://127.0.0.1:{port}/api/webhooks/stripe", "--", data, str(threads)],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label):
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def write_events(path: str, count: int, start: int) -> None:
+    with open(path, "w") as f:
+        for n in range(start, start + count):
+            sig, body = _rig.signed(_rig.subscription_event(n))
+            f.write(f"{sig}\t{body}\n")
+
+
+def fixed_rate(port: int, rate: float, seconds: float, start: int) -> dict:
+    """Open loop: requests are due at fixed times; latency counts from when each was due, so a
+    server that falls behind shows it (no coordinated omission)."""
+    bodies = [_rig.signed(_rig.subscription_event(n)) for n in range(start, start + int(rate * seconds) + 10)]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    nthreads = 8
+    t0 = time.perf_counter() + 0.2
+    interval = 1.0 / rate
+
+    def run(k: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        for j in range(k, len(bodies) - 10, nthreads):
+            due = t0 + j * interval
+            if due > t0 + seconds:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sig, body = bodies[j]
+            conn.request("POST", "/api/webhooks/stripe", body=body,
+                         headers={"Content-Type": "application/json", "Stripe-Signature": sig})
+            resp = conn.getresponse()
+            resp.read()
+            mine.append((time.perf_counter() - due) * 1000)
+            if resp.status != 200:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"sent": len(latencies), "p50": _rig.percentile(latencies, 50), "p99": _rig.percentile(latencies, 99),
+            "errors": errors[0]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is needed for the throughput run: apt-get install wrk", file=sys.stderr)
+        return 2
+    env = _rig.bench_env()
+    _rig.reset_database(env)
+    tmp = tempfile.mkdtemp(prefix="bench-ack-")
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write(LUA)
+    events = os.path.join(tmp, "events.tsv")
+    # Enough distinct events for the throughput run even at several thousand requests a second.
+    write_events(events, 2500 * args.seconds, start=0)
+
+    bare_port, app_port = _rig.free_port(), _rig.free_port()
+    bare = _rig.gunicorn("bench.bare_app:app", bare_port, env)
+    try:
+        bare_r = wrk(bare_port, args.seconds, lua, events)
+    finally:
+        _rig.stop(bare)
+
+    app = _rig.gunicorn("wsgi:app", app_port, env)
+    try:
+        full_r = wrk(app_port, args.seconds, lua, events)
+        stored = _count_events(env)
+        half_rate = full_r["rps"] / 2
+        half_r = fixed_rate(app_port, half_rate, args.seconds, start=10_000_000)
+    finally:
+        _rig.stop(app)
+
+    ratio = full_r["rps"] / bare_r["rps"]
+    print(f"\nwebhook ack benchmark ({os.cpu_count()} cores; gunicorn 2 sync workers; wrk -t2 -c16 -d{args.seconds}s)")
+    print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'bare Flask POST':<42}{bare_r['rps']:>9.0f}{bare_r['p50']:>9.2f}{bare_r['p99']:>9.2f}")
+    print(f"{'webhook intake (verify+insert+enqueue)':<42}{full_r['rps']:>9.0f}{full_r['p50']:>9.2f}{full_r['p99']:>9.2f}")
+    print(f"{'intake at half load (%.0f req/s, open loop)' % half_rate:<42}{half_r['sent'] / args.seconds:>9.0f}"
+          f"{half_r['p50']:>9.2f}{half_r['p99']:>9.2f}")
+    print(f"ratio intake/bare: {ratio:.2f}x (target >= 0.25x); p99 at half load {half_r['p99']:.1f} ms (target < 25 ms)")
+    print(f"events stored during the throughput run: {stored}; non-2xx: {full_r['non2xx']}; "
+          f"half-load errors: {half_r['errors']}")
+    return 0
+
+
+def _count_events(env: dict) -> int:
+    import psycopg2
+
+    conn = psycopg2.connect(env["DATABASE_URL"])
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM webhook_events")
+        n = cur.fetchone()[0]
+    conn.close()
+    return n
+
+
+if __name__ == "__main__":
+    sys.exit(main())
