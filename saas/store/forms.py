@@ -9,9 +9,13 @@ from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from saas.store.services import StoreError, parse_quantity
 
-# Fields a store form may carry. Anything else (price, amount, currency, total, ...) means the
-# request is trying to name its own terms: it is refused outright, with nothing changed.
-ALLOWED_FIELDS = {"csrf_token", "product_id", "quantity", "checkout_token"}
+# The fields each store form may carry. Anything else (price, amount, currency, total, or a
+# quantity sent to checkout) means the request is trying to name its own terms: it is refused
+# outright, with nothing changed.
+ADD_FIELDS = frozenset({"csrf_token", "product_id", "quantity"})
+QUANTITY_FIELDS = frozenset({"csrf_token", "quantity"})
+ACTION_FIELDS = frozenset({"csrf_token"})
+CHECKOUT_FIELDS = frozenset({"csrf_token", "checkout_token"})
 
 
 class _Quantity:

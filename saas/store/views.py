@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from saas import stripe_gateway as gateway
 from saas.extensions import db
 from saas.store import services
-from saas.store.forms import ALLOWED_FIELDS, ActionForm, AddToCartForm, CheckoutForm, QuantityForm
+from saas.store.forms import (ACTION_FIELDS, ADD_FIELDS, CHECKOUT_FIELDS, QUANTITY_FIELDS, ActionForm,
+                              AddToCartForm, CheckoutForm, QuantityForm)
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ def _owner() -> dict:
     return {"user_id": None, "token": session.get("cart_token")}
 
 
-def _refuse_foreign_fields():
-    """Prices, amounts and currencies come from our database, never from the request."""
-    extra = sorted(set(request.form) - ALLOWED_FIELDS)
+def _refuse_foreign_fields(allowed: frozenset):
+    """Prices, amounts, currencies and checkout quantities come from our database, never from
+    the request."""
+    extra = sorted(set(request.form) - allowed)
     if extra:
         log.warning("store form refused: unexpected fields %s from %s", extra, request.remote_addr)
         return render_template("store/refused.html", fields=extra), 400
@@ -70,7 +72,7 @@ def product(slug):
 
 @bp.post("/cart/add")
 def cart_add():
-    refused = _refuse_foreign_fields()
+    refused = _refuse_foreign_fields(ADD_FIELDS)
     if refused:
         return refused
     form = AddToCartForm()
@@ -111,7 +113,7 @@ def cart():
 
 @bp.post("/cart/items/<int:item_id>")
 def cart_update(item_id):
-    refused = _refuse_foreign_fields()
+    refused = _refuse_foreign_fields(QUANTITY_FIELDS)
     if refused:
         return refused
     form = QuantityForm()
@@ -128,7 +130,7 @@ def cart_update(item_id):
 
 @bp.post("/cart/items/<int:item_id>/remove")
 def cart_remove(item_id):
-    refused = _refuse_foreign_fields()
+    refused = _refuse_foreign_fields(ACTION_FIELDS)
     if refused:
         return refused
     if not ActionForm().validate_on_submit():
@@ -146,7 +148,7 @@ def cart_remove(item_id):
 @bp.post("/checkout")
 @login_required
 def checkout():
-    refused = _refuse_foreign_fields()
+    refused = _refuse_foreign_fields(CHECKOUT_FIELDS)
     if refused:
         return refused
     form = CheckoutForm()
