@@ -15,8 +15,23 @@ import importlib
 import logging
 import sys
 
-from saas import create_app
+from saas import config, create_app
 from saas import periodic, queue
+
+# PostgreSQL only notices a vanished client when it next reads from or writes to it; a job
+# killed while its query waits on a lock would keep its transaction, and with it the event's
+# row lock, until that wait ends. Checking the socket every 2 s while a query runs (PostgreSQL
+# 14+ on Linux) ends a dead worker's transaction promptly, so the sweep can re-queue the event.
+CLIENT_CHECK_MS = 2000
+
+
+def worker_overrides(cfg: dict) -> dict:
+    engine = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(engine.get("connect_args") or {})
+    options = connect_args.get("options", "")
+    connect_args["options"] = f"{options} -c client_connection_check_interval={CLIENT_CHECK_MS}".strip()
+    engine["connect_args"] = connect_args
+    return {"SQLALCHEMY_ENGINE_OPTIONS": engine}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -31,7 +46,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     for module in args.include:
         importlib.import_module(module)
-    app = create_app()
+    app = create_app(worker_overrides(config.from_env()))
     worker = queue.make_worker(app)
     if not args.burst:
         periodic.start(app)
