@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
-@bp.post("/api/webhooks/stripe")
+# No automatic OPTIONS answer: every method but POST is a 405 here.
+@bp.route("/api/webhooks/stripe", methods=["POST"], provide_automatic_options=False)
 def stripe_webhook():
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
