@@ -22,6 +22,20 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _int_list(name: str, default: list[int]) -> list[int]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be whole numbers separated by commas, got {raw!r}") from exc
+
+
+# APP_ENV values that mean a developer's own machine over plain http.
+LOCAL_ENVS = frozenset({"development", "test"})
+
+
 def _normalise_db_url(url: str) -> str:
     # Heroku-style URLs say postgres://, which SQLAlchemy 2 no longer accepts.
     for prefix in ("postgres://", "postgresql://"):
@@ -68,15 +82,20 @@ def from_env() -> dict:
         "STORE_CURRENCY": os.environ.get("STORE_CURRENCY", "usd").lower(),
         # Jobs
         "JOB_MAX_RETRIES": _int("JOB_MAX_RETRIES", 5),
+        # Seconds before each retry of a failed webhook job, comma-separated; the last one
+        # repeats when JOB_MAX_RETRIES is longer.
+        "JOB_RETRY_INTERVALS": _int_list("JOB_RETRY_INTERVALS", [2, 10, 30, 120, 600, 1800, 3600]),
         "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 60),
         "SWEEP_EVERY_SECONDS": _int("SWEEP_EVERY_SECONDS", 30),
         "RECONCILE_EVERY_SECONDS": _int("RECONCILE_EVERY_SECONDS", 6 * 3600),
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", env == "production"),
+        # Secure cookies everywhere except a laptop served over plain http.
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", env not in LOCAL_ENVS),
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", env == "production"),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", env not in LOCAL_ENVS),
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_LOGIN": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),

@@ -33,11 +33,19 @@ def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_conn())
 
 
-def retry_policy() -> Retry:
-    attempts = current_app.config["JOB_MAX_RETRIES"]
-    # Backoff: quick first retries for transient blips, then minutes.
-    schedule = [2, 10, 30, 120, 600, 1800, 3600][: max(attempts, 1)]
+def retry_policy() -> Retry | None:
+    attempts = int(current_app.config["JOB_MAX_RETRIES"])
+    if attempts <= 0:  # RQ refuses Retry(max=0); no retries means no policy
+        return None
+    # Backoff: quick first retries for transient blips, then minutes (JOB_RETRY_INTERVALS).
+    intervals = list(current_app.config.get("JOB_RETRY_INTERVALS") or [2, 10, 30, 120, 600, 1800, 3600])
+    schedule = (intervals + intervals[-1:] * attempts)[:attempts]
     return Retry(max=attempts, interval=schedule)
+
+
+def job_id_for(event_id: int) -> str:
+    # One job id per event: RQ keeps one record per id, so the sweep can ask about it.
+    return f"webhook-event-{event_id}"
 
 
 def enqueue_event(event_id: int) -> bool:
@@ -49,7 +57,7 @@ def enqueue_event(event_id: int) -> bool:
         get_queue().enqueue(
             process_event,
             event_id,
-            job_id=f"webhook-event-{event_id}",
+            job_id=job_id_for(event_id),
             retry=retry_policy(),
             job_timeout=120,
             result_ttl=300,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import stripe
@@ -288,6 +289,11 @@ def verify_webhook(payload: bytes, signature_header: str | None, secret: str, to
     except stripe.SignatureVerificationError as exc:
         # The library's message names no secret or signature value; keep only the reason.
         raise SignatureInvalid(str(exc).split(",")[0][:120]) from exc
+    # verify_header only rejects timestamps older than the tolerance; one from the future
+    # beyond it (a clock far off, or a captured header being saved up for later) is ours to refuse.
+    timestamp = _signature_timestamp(signature_header)
+    if tolerance and (timestamp is None or timestamp > time.time() + tolerance):
+        raise SignatureInvalid("Timestamp in the future beyond the tolerance zone")
     try:
         event = json.loads(text)
     except ValueError as exc:
@@ -295,6 +301,17 @@ def verify_webhook(payload: bytes, signature_header: str | None, secret: str, to
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise SignatureInvalid("body is not a Stripe event")
     return event
+
+
+def _signature_timestamp(header: str) -> int | None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def sign_payload(payload: str, secret: str, timestamp: int) -> str:

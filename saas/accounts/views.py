@@ -15,8 +15,16 @@ bp = Blueprint("accounts", __name__)
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only our own paths: "/billing" yes; "//evil.com", "https://evil.com", "/\\evil" no."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only our own paths: "/billing" yes; "//evil.com", "https://evil.com", "/\\evil" no.
+
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so
+    "/<TAB>/evil.com" would become "//evil.com": any control character or whitespace is refused.
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return None
+    if any(ch <= " " or ch == "\x7f" or ch == "\\" for ch in target):
+        return None
+    if target.startswith("//"):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

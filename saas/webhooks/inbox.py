@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from saas.extensions import db
@@ -50,7 +50,15 @@ def store_event(event: dict) -> int | None:
 
 def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -> int:
     """Re-queue events stored but never finished (Redis was down at intake, a worker died,
-    a job was lost). Processing is idempotent, so queueing one twice is harmless."""
+    a job was lost). Processing is idempotent, so queueing one twice is harmless.
+
+    An event whose row is locked is being applied right now by a live job (``process_event``
+    holds the row lock for its whole transaction), so ``SKIP LOCKED`` leaves it alone. A worker
+    killed mid-job holds no lock: PostgreSQL drops its transaction with its connection, and
+    the event shows up here as unlocked and unfinished although RQ still calls its job
+    "started" (RQ itself would only notice the dead worker after job_timeout + 60 s and its
+    ten-minute maintenance pass).
+    """
     from flask import current_app
 
     from saas import queue
@@ -58,36 +66,42 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
     if older_than_seconds is None:
         older_than_seconds = current_app.config["SWEEP_AFTER_SECONDS"]
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    ids = db.session.execute(
-        select(WebhookEvent.id)
-        .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff)
-        .order_by(WebhookEvent.id)
-        .limit(limit)
-    ).scalars().all()
-    db.session.rollback()
+    try:
+        ids = db.session.execute(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff)
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars().all()
+    finally:
+        db.session.rollback()
     queued = 0
     for event_id in ids:
-        if _job_pending(event_id):
+        if _job_waiting(event_id):
             continue
-        if queue.enqueue_event(event_id):
-            queued += 1
+        if not queue.enqueue_event(event_id):
+            break  # Redis is down again: the next sweep carries on
+        queued += 1
     if queued:
         log.info("sweep re-queued %d stored webhook event(s)", queued)
     return queued
 
 
-def _job_pending(event_id: int) -> bool:
-    """True if RQ still holds a queued/started/scheduled job for this event."""
-    from rq.job import Job, JobStatus
+def _job_waiting(event_id: int) -> bool:
+    """True if RQ holds this event's job waiting to run: queued, scheduled for a retry with
+    backoff, or deferred. A "started" job is not waiting: if it were really running, its row
+    would have been locked and the sweep would not have picked it."""
     from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
 
     from saas import queue
 
     try:
-        job = Job.fetch(f"webhook-event-{event_id}", connection=queue.redis_conn())
+        job = Job.fetch(queue.job_id_for(event_id), connection=queue.redis_conn())
+        status = job.get_status(refresh=False)
     except NoSuchJobError:
         return False
-    except Exception:
+    except Exception:  # unreadable job data: queueing again is the safe side
         return False
-    status = job.get_status(refresh=False)
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

@@ -16,18 +16,24 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
-@bp.post("/api/webhooks/stripe")
+# No automatic OPTIONS answer: every method but POST is a 405 here.
+@bp.route("/api/webhooks/stripe", methods=["POST"], provide_automatic_options=False)
 def stripe_webhook():
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         # 500 on purpose: Stripe keeps retrying, so nothing is lost while we fix the config.
         log.error("webhook refused: STRIPE_WEBHOOK_SECRET is not set")
         return {"error": "webhook secret not configured"}, 500
+    if request.mimetype != "application/json":
+        # Stripe always sends JSON; anything else is not Stripe, so answer before reading it.
+        return {"error": "expected application/json"}, 415
+    # Raises 413 past MAX_CONTENT_LENGTH (a Stripe event is a few KB).
     payload = request.get_data(cache=False)
     try:
         event = verify_webhook(payload, request.headers.get("Stripe-Signature"), secret,
                                current_app.config["STRIPE_WEBHOOK_TOLERANCE"])
     except SignatureInvalid as exc:
+        # The reason only: never the header, the body or the secret.
         log.warning("webhook rejected: %s (from %s, %d bytes)", exc, request.remote_addr, len(payload))
         return {"error": "invalid signature"}, 400
     try:
