@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from saas import stripe_gateway as gateway
 from saas.accounts.models import User
+from saas.billing import clock
 from saas.billing.models import Invoice, Plan, Subscription
 from saas.extensions import db
 from saas.timefmt import from_unix
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 
 class AlreadyPro(gateway.BillingError):
     user_message = "You already have Pro."
+
+
+class NoBillingAccount(gateway.BillingError):
+    user_message = ("You have no billing account yet: once you upgrade to Pro, you can manage your "
+                    "billing, card and invoices here.")
 
 
 def lock_user(user_id: int) -> User:
@@ -109,7 +115,9 @@ def start_pro_checkout(user: User) -> str:
     from saas.billing.entitlement import is_pro
 
     if is_pro(user):
-        raise AlreadyPro("already pro")
+        refresh_subscriptions(user.id)  # commits, so `user` reloads its subscriptions
+        if is_pro(user):
+            raise AlreadyPro("already pro")
     price_id = pro_price_id()
     if not current_app.config.get("STRIPE_PUBLISHABLE_KEY"):
         log.error("Stripe is not configured: STRIPE_PUBLISHABLE_KEY is not set")
@@ -199,6 +207,10 @@ def apply_subscription(data: dict) -> Subscription:
     sub.stripe_created = from_unix(data.get("created"))
     if sub.trial_start or sub.trial_end:
         user.has_had_trial = True
+    # Moments that already happened on Stripe's clock for this customer (never scheduled ones
+    # like current_period_end): see saas.billing.clock.
+    clock.observe(customer_id, sub.stripe_created, sub.current_period_start, sub.trial_start,
+                  sub.canceled_at, sub.ended_at)
     if previous_status != sub.status:
         log.info("subscription %s for user %s: %s -> %s", sub.stripe_id, user.id, previous_status, sub.status)
     db.session.flush()
@@ -210,7 +222,12 @@ def sync_subscription(subscription_id: str) -> Subscription:
     return apply_subscription(gateway.retrieve_subscription(subscription_id))
 
 
-def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None:
+def apply_invoice(data: dict, problem_hint: str | None = None, snapshot: dict | None = None) -> Invoice | None:
+    """Upsert our mirror of one Stripe invoice (its current state, ``data``).
+
+    ``problem_hint`` names the payment problem the event reported ("payment_failed" or
+    "action_required"); it sticks only while the invoice is still open. ``snapshot`` is the
+    invoice as the event carried it, read only as evidence of Stripe's clock (a retry)."""
     customer_id = _customer_id(data.get("customer"))
     user = _find_user_for_customer(customer_id, None)
     if user is None:
@@ -233,7 +250,18 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     inv.amount_paid = int(data.get("amount_paid") or 0)
     inv.amount_remaining = int(data.get("amount_remaining") or 0)
     inv.currency = (data.get("currency") or "usd").lower()
-    inv.attempt_count = int(data.get("attempt_count") or 0)
+    # A retry Stripe scheduled and then made proves its clock reached the scheduled moment.
+    # Read the event's snapshot first, then the current state, so several retries processed
+    # late (the current state already counts them all) still move the clock.
+    for seen in (snapshot, data):
+        if not seen:
+            continue
+        attempts = int(seen.get("attempt_count") or 0)
+        if inv.next_payment_attempt is not None and attempts > (inv.attempt_count or 0):
+            clock.observe(customer_id, inv.next_payment_attempt)
+        if attempts >= (inv.attempt_count or 0):
+            inv.attempt_count = attempts
+            inv.next_payment_attempt = from_unix(seen.get("next_payment_attempt"))
     inv.hosted_invoice_url = data.get("hosted_invoice_url")
     inv.invoice_pdf = data.get("invoice_pdf")
     inv.period_start = from_unix(data.get("period_start"))
@@ -241,6 +269,8 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     inv.stripe_created = from_unix(data.get("created"))
     transitions = data.get("status_transitions") or {}
     inv.paid_at = from_unix(transitions.get("paid_at"))
+    clock.observe(customer_id, inv.stripe_created, *(from_unix(transitions.get(k)) for k in (
+        "finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")))
     # Dunning: a problem is shown only while the invoice is still open; paying, voiding or
     # writing it off clears it, whatever order the events came in.
     if inv.status == "open" and (problem_hint or inv.payment_problem):
@@ -253,6 +283,20 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
 
 def sync_invoice(invoice_id: str, problem_hint: str | None = None) -> Invoice | None:
     return apply_invoice(gateway.retrieve_invoice(invoice_id), problem_hint)
+
+
+def refresh_subscriptions(user_id: int) -> None:
+    """Re-read every subscription of the user's customer from Stripe and apply it (commits).
+
+    Used before refusing an upgrade: our mirror may still show a subscription that Stripe
+    already ended (its customer.subscription.deleted delayed or still retrying), and a user
+    who is no longer Pro must be able to buy it again."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.stripe_customer_id:
+        return
+    for data in gateway.list_subscriptions(user.stripe_customer_id):
+        apply_subscription(data)
+    db.session.commit()
 
 
 def confirm_checkout_session(user: User, session_id: str) -> bool:
@@ -281,8 +325,18 @@ def apply_checkout_session(session: dict) -> bool:
     return True
 
 
+def portal_url(user: User, *, return_url: str) -> str:
+    """A Billing Portal session for the user's own Stripe customer; its URL."""
+    if not user.stripe_customer_id:
+        raise NoBillingAccount("user has no Stripe customer")
+    session = gateway.create_portal_session(customer_id=user.stripe_customer_id, return_url=return_url)
+    return session["url"]
+
+
 def invoices_for(user_id: int, limit: int = 24) -> list[Invoice]:
+    """The user's invoices, newest first. Drafts are left out: Stripe has not issued them yet
+    (no number, no hosted page), and its own portal does not show them either."""
     return list(db.session.execute(
-        select(Invoice).where(Invoice.user_id == user_id)
+        select(Invoice).where(Invoice.user_id == user_id, Invoice.status != "draft")
         .order_by(Invoice.stripe_created.desc().nullslast(), Invoice.id.desc()).limit(limit)
     ).scalars())
