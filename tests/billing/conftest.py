@@ -88,3 +88,29 @@ def utc(y, m, d, h=12) -> datetime:
 
 
 __all__ = ["DAY", "make_user", "subscription_payload", "invoice_payload", "event", "unix", "utc", "timedelta"]
+
+
+CARD = {"cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Ada Lovelace"}
+
+
+def pay_checkout_url(url: str, number: str = "4242 4242 4242 4242", **extra):
+    import requests
+
+    return requests.post(url, data=dict(CARD, cardNumber=number, **extra), allow_redirects=False)
+
+
+def subscribe_in_sandbox(user, number: str = "4242 4242 4242 4242") -> dict:
+    """Start Pro checkout for ``user`` (in an app context) and pay it on the sandbox's hosted
+    page; returns the completed Checkout Session (a plain dict). No webhook is applied."""
+    from flask import current_app
+
+    from saas import stripe_gateway as gateway
+    from saas.accounts.models import User
+    from saas.billing import services
+    from saas.extensions import db
+
+    with current_app.test_request_context():  # start_pro_checkout builds return URLs
+        url = services.start_pro_checkout(db.session.get(User, user.id))
+    r = pay_checkout_url(url, number)
+    assert r.status_code == 303, r.text
+    return gateway.retrieve_checkout_session(url.rsplit("/", 1)[-1])
