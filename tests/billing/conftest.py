@@ -114,3 +114,13 @@ def subscribe_in_sandbox(user, number: str = "4242 4242 4242 4242") -> dict:
     r = pay_checkout_url(url, number)
     assert r.status_code == 303, r.text
     return gateway.retrieve_checkout_session(url.rsplit("/", 1)[-1])
+
+
+@pytest.fixture
+def seeded_plan(app):
+    """The Pro plan, seeded without holding an app context (for tests that use test clients)."""
+    from saas.billing.services import seed_pro_plan
+
+    with app.app_context():
+        plan, _ = seed_pro_plan()
+        return plan.stripe_price_id
