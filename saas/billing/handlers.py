@@ -67,7 +67,7 @@ def on_invoice(payload: dict, event) -> None:
     except gateway.ObjectMissing:
         current = data
     problem = PROBLEMS.get(payload["type"])
-    inv = services.apply_invoice(current, problem, snapshot=data)
+    inv = services.apply_invoice(current, problem)
     if inv is None:
         return
     event.user_id = inv.user_id
@@ -77,3 +77,11 @@ def on_invoice(payload: dict, event) -> None:
             inv.user_id, inv.stripe_id, inv.payment_problem, inv.amount_remaining, inv.currency,
             inv.next_payment_attempt.isoformat() if inv.next_payment_attempt else "none",
             "update their card" if problem == "payment_failed" else "confirm the payment with their bank")
+
+
+@handles("charge.succeeded", "charge.failed")
+def on_payment_attempt(payload: dict, event) -> None:
+    """Only moves our estimate of the customer's Stripe clock (a charge's `created` is the
+    attempt's moment and never changes, so the payload is enough). The store's own charge
+    handlers, if any, run beside this one."""
+    services.observe_payment_attempt(_obj(payload))

@@ -126,10 +126,13 @@ def start_pro_checkout(user: User) -> str:
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
     base = current_app.config["BASE_URL"]
     # The idempotency key covers one click: a double submit within a few seconds gets the same
-    # session back instead of two open sessions.
+    # session back instead of two open sessions. It also names how many subscriptions the user
+    # has had, so coming back to buy again right after one ended (or after a checkout that just
+    # completed) gets a fresh session, not the finished one Stripe would replay for the old key.
     import time
 
     bucket = int(time.time() // 10)
+    generation = len(user.subscriptions)
     session = gateway.create_subscription_checkout(
         customer_id=customer_id,
         price_id=price_id,
@@ -138,7 +141,7 @@ def start_pro_checkout(user: User) -> str:
         cancel_url=base + url_for("billing.cancelled"),
         trial_days=trial_days,
         allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
-        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{bucket}",
+        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{generation}-{bucket}",
     )
     return session["url"]
 
@@ -222,12 +225,11 @@ def sync_subscription(subscription_id: str) -> Subscription:
     return apply_subscription(gateway.retrieve_subscription(subscription_id))
 
 
-def apply_invoice(data: dict, problem_hint: str | None = None, snapshot: dict | None = None) -> Invoice | None:
+def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None:
     """Upsert our mirror of one Stripe invoice (its current state, ``data``).
 
     ``problem_hint`` names the payment problem the event reported ("payment_failed" or
-    "action_required"); it sticks only while the invoice is still open. ``snapshot`` is the
-    invoice as the event carried it, read only as evidence of Stripe's clock (a retry)."""
+    "action_required"); it sticks only while the invoice is still open."""
     customer_id = _customer_id(data.get("customer"))
     user = _find_user_for_customer(customer_id, None)
     if user is None:
@@ -250,18 +252,8 @@ def apply_invoice(data: dict, problem_hint: str | None = None, snapshot: dict | 
     inv.amount_paid = int(data.get("amount_paid") or 0)
     inv.amount_remaining = int(data.get("amount_remaining") or 0)
     inv.currency = (data.get("currency") or "usd").lower()
-    # A retry Stripe scheduled and then made proves its clock reached the scheduled moment.
-    # Read the event's snapshot first, then the current state, so several retries processed
-    # late (the current state already counts them all) still move the clock.
-    for seen in (snapshot, data):
-        if not seen:
-            continue
-        attempts = int(seen.get("attempt_count") or 0)
-        if inv.next_payment_attempt is not None and attempts > (inv.attempt_count or 0):
-            clock.observe(customer_id, inv.next_payment_attempt)
-        if attempts >= (inv.attempt_count or 0):
-            inv.attempt_count = attempts
-            inv.next_payment_attempt = from_unix(seen.get("next_payment_attempt"))
+    inv.attempt_count = int(data.get("attempt_count") or 0)
+    inv.next_payment_attempt = from_unix(data.get("next_payment_attempt"))
     inv.hosted_invoice_url = data.get("hosted_invoice_url")
     inv.invoice_pdf = data.get("invoice_pdf")
     inv.period_start = from_unix(data.get("period_start"))
@@ -279,6 +271,15 @@ def apply_invoice(data: dict, problem_hint: str | None = None, snapshot: dict | 
         inv.payment_problem = None
     db.session.flush()
     return inv
+
+
+def observe_payment_attempt(charge: dict) -> None:
+    """A charge is created when Stripe attempts a payment (a renewal, each dunning retry), at
+    that moment on the customer's clock: evidence for ``saas.billing.clock``. Only our own
+    customers' clocks are kept."""
+    customer_id = _customer_id(charge.get("customer"))
+    if customer_id and db.session.execute(select(User.id).where(User.stripe_customer_id == customer_id)).first():
+        clock.observe(customer_id, from_unix(charge.get("created")))
 
 
 def sync_invoice(invoice_id: str, problem_hint: str | None = None) -> Invoice | None:

@@ -185,21 +185,22 @@ def test_notice_for_an_ended_subscription_is_not_shown(app, ctx, client, drain, 
     assert _notice(app, customer) is None
 
 
-def test_a_retry_moves_stripes_clock(app, client, drain, customer):
-    """Stripe retried at the moment it had scheduled: our estimate of its clock moves there."""
+def test_a_payment_attempt_moves_stripes_clock(app, client, drain, customer):
+    """Stripe retried a payment (a charge, stamped on the customer's clock, 9 days after the
+    one before): our estimate of its clock moves there; a stranger's charge changes nothing."""
     from saas.billing import clock
 
     far = 1_900_000_000
-    base = dict(customer="cus_inv", subscription="sub_clk", inv_id="in_clock", created=far - 10 * DAY)
-    post_event(client, event("invoice.payment_failed", invoice_payload(status="open", attempt_count=1,
-                                                                       next_payment_attempt=far, **base)))
+    charge = {"id": "ch_test1", "object": "charge", "customer": "cus_inv", "status": "failed", "created": far}
+    post_event(client, event("charge.failed", dict(charge, created=far - 9 * DAY)))
     drain()
     with app.app_context():
         before = clock.now_for("cus_inv")
-    post_event(client, event("invoice.payment_failed", invoice_payload(status="open", attempt_count=2,
-                                                                       next_payment_attempt=far + 5 * DAY, **base)))
+    post_event(client, event("charge.failed", dict(charge, id="ch_test2")))
+    post_event(client, event("charge.failed", dict(charge, id="ch_test3", customer="cus_stranger", created=far + DAY)))
     drain()
     with app.app_context():
         after = clock.now_for("cus_inv")
-    assert int(before.timestamp()) < far - 9 * DAY + 60
+        assert clock.now_for("cus_stranger") < clock.now_for("cus_inv")
+    assert abs(int(before.timestamp()) - (far - 9 * DAY)) < 60
     assert abs(int(after.timestamp()) - far) < 60
