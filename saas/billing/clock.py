@@ -8,16 +8,17 @@ a customer "in grace" long after Stripe's own dunning has moved on (or, with a c
 the past, ends the grace at once).
 
 The choice: derive Stripe's time from Stripe's data rather than ask for it. Every object Stripe
-stamps for the customer (subscription periods, invoice creation and status transitions, a retry
-that happened) proves its clock reached at least that moment. We record the largest lead over
+stamps for the customer (subscription periods, invoice creation and status transitions, the
+charge of each payment attempt, dunning retries included) proves its clock reached at least that moment. We record the largest lead over
 our wall clock seen so far and judge with ``utcnow() + lead``. This needs no extra API call per
 page view, works the same for real Stripe test clocks and the sandbox, is unaffected by webhook
 order (it is a running maximum), and is exactly the wall clock for ordinary customers (the lead
 never goes below zero, since Stripe's live clock does not run behind real time).
 
 Known limit: a jump in Stripe's clock that stamps nothing is seen only when the next stamped
-object arrives. Dunning always stamps something (a retry, then unpaid/canceled), so a grace
-judgement is at worst as late as Stripe's next retry.
+object arrives. Dunning always stamps something (each retry creates a charge, then the
+subscription goes unpaid/canceled), so a grace judgement is at worst as late as Stripe's next
+retry. A test clock frozen in the past is judged on the wall clock (the lead is never negative).
 """
 
 from __future__ import annotations
