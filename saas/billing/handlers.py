@@ -6,9 +6,14 @@ state, so duplicates and any arrival order end in the same rows (the convergence
 
 from __future__ import annotations
 
+import logging
+
 from saas import stripe_gateway as gateway
 from saas.billing import services
 from saas.webhooks.registry import handles
+
+# A logger of its own, so the email sender that comes later can subscribe to exactly this.
+dunning_log = logging.getLogger("saas.dunning")
 
 
 def _obj(payload: dict) -> dict:
@@ -54,17 +59,29 @@ PROBLEMS = {
          "invoice.payment_failed", "invoice.payment_action_required", "invoice.voided",
          "invoice.marked_uncollectible", "invoice.updated")
 def on_invoice(payload: dict, event) -> None:
+    """Mirror the invoice; a failed or action-required payment leaves a dunning notice (and a
+    log line for the email that will tell the user what to do), which invoice.paid clears."""
     data = _obj(payload)
     try:
         current = gateway.retrieve_invoice(data["id"])
     except gateway.ObjectMissing:
         current = data
-    inv = services.apply_invoice(current, PROBLEMS.get(payload["type"]))
-    if inv is not None:
-        event.user_id = inv.user_id
-        if PROBLEMS.get(payload["type"]) and inv.payment_problem:
-            import logging
+    problem = PROBLEMS.get(payload["type"])
+    inv = services.apply_invoice(current, problem)
+    if inv is None:
+        return
+    event.user_id = inv.user_id
+    if problem and inv.payment_problem:
+        dunning_log.warning(
+            "dunning: user %s invoice %s %s (%s %s remaining, next retry %s): ask them to %s",
+            inv.user_id, inv.stripe_id, inv.payment_problem, inv.amount_remaining, inv.currency,
+            inv.next_payment_attempt.isoformat() if inv.next_payment_attempt else "none",
+            "update their card" if problem == "payment_failed" else "confirm the payment with their bank")
 
-            logging.getLogger("saas.dunning").warning(
-                "dunning: user %s invoice %s %s (%s %s remaining): ask them to update their card",
-                inv.user_id, inv.stripe_id, inv.payment_problem, inv.amount_remaining, inv.currency)
+
+@handles("charge.succeeded", "charge.failed")
+def on_payment_attempt(payload: dict, event) -> None:
+    """Only moves our estimate of the customer's Stripe clock (a charge's `created` is the
+    attempt's moment and never changes, so the payload is enough). The store's own charge
+    handlers, if any, run beside this one."""
+    services.observe_payment_attempt(_obj(payload))

@@ -74,6 +74,8 @@ class Invoice(db.Model):
     amount_remaining: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When Stripe will retry a failed payment (Stripe's clock); None when no retry is planned.
+    next_payment_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while a payment failed or needs action and the invoice is still open (dunning).
     payment_problem: Mapped[str | None] = mapped_column(String(32))
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
@@ -86,3 +88,20 @@ class Invoice(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_invoices_status_id", "status", "id"),)
+
+
+class CustomerClock(db.Model):
+    """How far Stripe's clock for one customer is known to run ahead of ours.
+
+    Stripe keeps time per customer: a test clock (or the sandbox's time travel) moves it while
+    our wall clock stands still. Judgements measured in Stripe's time (the past_due grace) use
+    ``utcnow() + ahead_seconds``; see ``saas.billing.clock``.
+    """
+
+    __tablename__ = "billing_customer_clocks"
+
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ahead_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The latest Stripe-clock moment evidenced by Stripe's data, for the admin and debugging.
+    latest_stripe_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

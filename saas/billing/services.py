@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from saas import stripe_gateway as gateway
 from saas.accounts.models import User
+from saas.billing import clock
 from saas.billing.models import Invoice, Plan, Subscription
 from saas.extensions import db
 from saas.timefmt import from_unix
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 
 class AlreadyPro(gateway.BillingError):
     user_message = "You already have Pro."
+
+
+class NoBillingAccount(gateway.BillingError):
+    user_message = ("You have no billing account yet: once you upgrade to Pro, you can manage your "
+                    "billing, card and invoices here.")
 
 
 def lock_user(user_id: int) -> User:
@@ -109,7 +115,9 @@ def start_pro_checkout(user: User) -> str:
     from saas.billing.entitlement import is_pro
 
     if is_pro(user):
-        raise AlreadyPro("already pro")
+        refresh_subscriptions(user.id)  # commits, so `user` reloads its subscriptions
+        if is_pro(user):
+            raise AlreadyPro("already pro")
     price_id = pro_price_id()
     if not current_app.config.get("STRIPE_PUBLISHABLE_KEY"):
         log.error("Stripe is not configured: STRIPE_PUBLISHABLE_KEY is not set")
@@ -118,10 +126,13 @@ def start_pro_checkout(user: User) -> str:
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
     base = current_app.config["BASE_URL"]
     # The idempotency key covers one click: a double submit within a few seconds gets the same
-    # session back instead of two open sessions.
+    # session back instead of two open sessions. It also names how many subscriptions the user
+    # has had, so coming back to buy again right after one ended (or after a checkout that just
+    # completed) gets a fresh session, not the finished one Stripe would replay for the old key.
     import time
 
     bucket = int(time.time() // 10)
+    generation = len(user.subscriptions)
     session = gateway.create_subscription_checkout(
         customer_id=customer_id,
         price_id=price_id,
@@ -130,7 +141,7 @@ def start_pro_checkout(user: User) -> str:
         cancel_url=base + url_for("billing.cancelled"),
         trial_days=trial_days,
         allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
-        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{bucket}",
+        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{generation}-{bucket}",
     )
     return session["url"]
 
@@ -199,6 +210,10 @@ def apply_subscription(data: dict) -> Subscription:
     sub.stripe_created = from_unix(data.get("created"))
     if sub.trial_start or sub.trial_end:
         user.has_had_trial = True
+    # Moments that already happened on Stripe's clock for this customer (never scheduled ones
+    # like current_period_end): see saas.billing.clock.
+    clock.observe(customer_id, sub.stripe_created, sub.current_period_start, sub.trial_start,
+                  sub.canceled_at, sub.ended_at)
     if previous_status != sub.status:
         log.info("subscription %s for user %s: %s -> %s", sub.stripe_id, user.id, previous_status, sub.status)
     db.session.flush()
@@ -211,6 +226,10 @@ def sync_subscription(subscription_id: str) -> Subscription:
 
 
 def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None:
+    """Upsert our mirror of one Stripe invoice (its current state, ``data``).
+
+    ``problem_hint`` names the payment problem the event reported ("payment_failed" or
+    "action_required"); it sticks only while the invoice is still open."""
     customer_id = _customer_id(data.get("customer"))
     user = _find_user_for_customer(customer_id, None)
     if user is None:
@@ -234,6 +253,7 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     inv.amount_remaining = int(data.get("amount_remaining") or 0)
     inv.currency = (data.get("currency") or "usd").lower()
     inv.attempt_count = int(data.get("attempt_count") or 0)
+    inv.next_payment_attempt = from_unix(data.get("next_payment_attempt"))
     inv.hosted_invoice_url = data.get("hosted_invoice_url")
     inv.invoice_pdf = data.get("invoice_pdf")
     inv.period_start = from_unix(data.get("period_start"))
@@ -241,6 +261,8 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     inv.stripe_created = from_unix(data.get("created"))
     transitions = data.get("status_transitions") or {}
     inv.paid_at = from_unix(transitions.get("paid_at"))
+    clock.observe(customer_id, inv.stripe_created, *(from_unix(transitions.get(k)) for k in (
+        "finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")))
     # Dunning: a problem is shown only while the invoice is still open; paying, voiding or
     # writing it off clears it, whatever order the events came in.
     if inv.status == "open" and (problem_hint or inv.payment_problem):
@@ -251,8 +273,31 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     return inv
 
 
+def observe_payment_attempt(charge: dict) -> None:
+    """A charge is created when Stripe attempts a payment (a renewal, each dunning retry), at
+    that moment on the customer's clock: evidence for ``saas.billing.clock``. Only our own
+    customers' clocks are kept."""
+    customer_id = _customer_id(charge.get("customer"))
+    if customer_id and db.session.execute(select(User.id).where(User.stripe_customer_id == customer_id)).first():
+        clock.observe(customer_id, from_unix(charge.get("created")))
+
+
 def sync_invoice(invoice_id: str, problem_hint: str | None = None) -> Invoice | None:
     return apply_invoice(gateway.retrieve_invoice(invoice_id), problem_hint)
+
+
+def refresh_subscriptions(user_id: int) -> None:
+    """Re-read every subscription of the user's customer from Stripe and apply it (commits).
+
+    Used before refusing an upgrade: our mirror may still show a subscription that Stripe
+    already ended (its customer.subscription.deleted delayed or still retrying), and a user
+    who is no longer Pro must be able to buy it again."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.stripe_customer_id:
+        return
+    for data in gateway.list_subscriptions(user.stripe_customer_id):
+        apply_subscription(data)
+    db.session.commit()
 
 
 def confirm_checkout_session(user: User, session_id: str) -> bool:
@@ -281,8 +326,18 @@ def apply_checkout_session(session: dict) -> bool:
     return True
 
 
+def portal_url(user: User, *, return_url: str) -> str:
+    """A Billing Portal session for the user's own Stripe customer; its URL."""
+    if not user.stripe_customer_id:
+        raise NoBillingAccount("user has no Stripe customer")
+    session = gateway.create_portal_session(customer_id=user.stripe_customer_id, return_url=return_url)
+    return session["url"]
+
+
 def invoices_for(user_id: int, limit: int = 24) -> list[Invoice]:
+    """The user's invoices, newest first. Drafts are left out: Stripe has not issued them yet
+    (no number, no hosted page), and its own portal does not show them either."""
     return list(db.session.execute(
-        select(Invoice).where(Invoice.user_id == user_id)
+        select(Invoice).where(Invoice.user_id == user_id, Invoice.status != "draft")
         .order_by(Invoice.stripe_created.desc().nullslast(), Invoice.id.desc()).limit(limit)
     ).scalars())

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from saas import stripe_gateway as gateway
-from saas.billing import services
+from saas.billing import clock, services
 from saas.billing.entitlement import best_subscription, is_pro
 from saas.billing.models import Plan
 from saas.extensions import db
@@ -32,11 +32,12 @@ def _pro_plan() -> Plan | None:
 def index():
     from saas.billing.presenter import describe
 
+    now = clock.now_for(current_user.stripe_customer_id)
     return render_template(
         "billing/index.html",
         plan=_pro_plan(),
-        pro=is_pro(current_user),
-        subscription=best_subscription(current_user),
+        pro=is_pro(current_user, now),
+        subscription=best_subscription(current_user, now),
         state=describe(current_user),
         invoices=services.invoices_for(current_user.id),
         form=ActionForm(),
@@ -89,9 +90,10 @@ def cancelled():
 @bp.get("/status.json")
 @login_required
 def status():
-    sub = best_subscription(current_user)
+    now = clock.now_for(current_user.stripe_customer_id)
+    sub = best_subscription(current_user, now)
     return {
-        "pro": is_pro(current_user),
+        "pro": is_pro(current_user, now),
         "status": sub.status if sub else None,
     }
 
@@ -99,21 +101,19 @@ def status():
 @bp.post("/portal")
 @login_required
 def portal():
+    """Open the Stripe customer portal for the signed-in user's own customer. The customer id
+    comes from the session's user only, never from the request, so nobody can open another
+    user's portal."""
     form = ActionForm()
     if not form.validate_on_submit():
         flash("The form expired. Please try again.", "error")
         return redirect(url_for("billing.index"))
-    if not current_user.stripe_customer_id:
-        flash("You have no billing account yet: upgrade to Pro first, then you can manage billing here.", "info")
-        return redirect(url_for("billing.index"))
-    from flask import current_app
-
     try:
-        portal_session = gateway.create_portal_session(
-            customer_id=current_user.stripe_customer_id,
-            return_url=current_app.config["BASE_URL"] + url_for("billing.index"),
-        )
+        url = services.portal_url(current_user, return_url=current_app.config["BASE_URL"] + url_for("billing.index"))
+    except services.NoBillingAccount as exc:
+        flash(exc.user_message, "info")
+        return redirect(url_for("billing.index"))
     except gateway.BillingError as exc:
         flash(exc.user_message, "error")
         return redirect(url_for("billing.index"))
-    return redirect(portal_session["url"], code=303)
+    return redirect(url, code=303)
