@@ -202,7 +202,7 @@ def check_queue(cfg) -> list[Check]:
         conn = queue.redis_conn()
         conn.ping()
         q = queue.get_queue()
-        workers = [w for w in Worker.all(queue=q) if w.state != "suspended"]
+        workers = [w for w in Worker.all(queue=q) if w.get_state() != "suspended"]
         depth = q.count
     except Exception as exc:  # Redis down or misconfigured: that is the finding
         return [Check("redis", "Redis", PROBLEM,
