@@ -36,20 +36,20 @@ def _axis_label(amount: int, currency: str) -> str:
     return text.split(".")[0] if exponent(currency) else text
 
 
-def _frame(chart_id: str, title: str, body: list[str]) -> Markup:
+def _frame(chart_id: str, title: str, body: list[str], width: int = W) -> Markup:
     return Markup(
-        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {W} {H}" width="100%" role="img" '
+        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {width} {H}" width="100%" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>" + "".join(body) + "</svg>")
 
 
-def _grid(top_value: int, currency: str) -> list[str]:
+def _grid(top_value: int, currency: str, width: int = W) -> list[str]:
     out = []
     plot_h = H - TOP - BOTTOM
     for i in range(5):
         y = TOP + plot_h * i / 4
         value = top_value * (4 - i) // 4
-        out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
                    f"{escape(_axis_label(value, currency))}</text>")
     return out
@@ -59,15 +59,16 @@ def _month_label(m: datetime) -> str:
     return m.strftime("%b") if m.month != 1 else m.strftime("%b %y")
 
 
-def line_chart(chart_id: str, title: str, points: list[tuple[datetime, int]], currency: str) -> Markup:
+def line_chart(chart_id: str, title: str, points: list[tuple[datetime, int]], currency: str,
+               width: int = W) -> Markup:
     """One series over months (e.g. MRR), as an area under a line with a dot per month."""
     values = [v for _, v in points] or [0]
     top = _nice_max(max(values))
-    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, H - TOP - BOTTOM
     n = max(len(points), 1)
     step = plot_w / max(n - 1, 1)
     coords = [(LEFT + i * step, TOP + plot_h * (1 - v / top)) for i, (_, v) in enumerate(points)]
-    body = _grid(top, currency)
+    body = _grid(top, currency, width)
     if coords:
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         area = f"{coords[0][0]:.1f},{TOP + plot_h:.1f} {line} {coords[-1][0]:.1f},{TOP + plot_h:.1f}"
@@ -77,7 +78,7 @@ def line_chart(chart_id: str, title: str, points: list[tuple[datetime, int]], cu
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" class="dot">'
                     f"<title>{escape(month.strftime('%B %Y'))}: {escape(format_money(value, currency))}</title></circle>")
         body.append(f'<text x="{x:.1f}" y="{H - 10}" text-anchor="middle" class="axis">{escape(_month_label(month))}</text>')
-    return _frame(chart_id, title, body)
+    return _frame(chart_id, title, body, width)
 
 
 def stacked_bars(chart_id: str, title: str, rows: list[tuple[datetime, int, int]], currency: str,

@@ -90,7 +90,7 @@ def dashboard():
     return render_template(
         "admin/dashboard.html", d=data,
         mrr_chart=charts.line_chart("chart-mrr", "Monthly recurring revenue, last 12 months",
-                                    data.mrr_points, data.currency),
+                                    data.mrr_points, data.currency, width=1060),
         revenue_chart=charts.stacked_bars("chart-revenue", "Revenue collected per month", data.revenue_points,
                                           data.currency, ("Subscriptions", "Store")),
         status_chart=charts.donut("chart-status", "Subscriptions by status", data.counts),
