@@ -88,6 +88,9 @@ def from_env() -> dict:
         "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 60),
         "SWEEP_EVERY_SECONDS": _int("SWEEP_EVERY_SECONDS", 30),
         "RECONCILE_EVERY_SECONDS": _int("RECONCILE_EVERY_SECONDS", 6 * 3600),
+        # The Stripe doctor: a queue deeper than this, or no webhook for this long, is reported.
+        "DOCTOR_MAX_QUEUE_DEPTH": _int("DOCTOR_MAX_QUEUE_DEPTH", 100),
+        "DOCTOR_WEBHOOK_STALE_HOURS": _int("DOCTOR_WEBHOOK_STALE_HOURS", 72),
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,0 +1,1 @@
+"""The admin console: dashboards, lists, per-user timelines, audited repair actions."""
