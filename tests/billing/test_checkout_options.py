@@ -66,20 +66,22 @@ def test_trial_length_from_config_and_only_one_trial_ever(trial_app_config, ctx,
 def test_promotion_codes_switch_reaches_checkout(app_config, request):
     app_config.update(PRO_ALLOW_PROMOTION_CODES=True)
     request.getfixturevalue("pro_plan")
-    from flask import current_app
+    app = request.getfixturevalue("app")
 
     from saas import stripe_gateway as gateway
     from saas.billing import services
 
-    user = make_user("promo@example.com")
-    with current_app.test_request_context():
-        url = services.start_pro_checkout(user)
-    session = gateway.retrieve_checkout_session(url.rsplit("/", 1)[-1])
+    with app.app_context():
+        user = make_user("promo@example.com")
+        with app.test_request_context():
+            url = services.start_pro_checkout(user)
+        session = gateway.retrieve_checkout_session(url.rsplit("/", 1)[-1])
     assert session["allow_promotion_codes"] is True
     # The sandbox's test code then works on the hosted page.
     r = pay_checkout_url(url, promotionCode="SANDBOX20")
     assert r.status_code == 303, r.text
-    session = gateway.retrieve_checkout_session(session["id"])
+    with app.app_context():
+        session = gateway.retrieve_checkout_session(session["id"])
     assert (session["amount_subtotal"], session["amount_total"]) == (1200, 960)
     assert session["discounts"][0]["promotion_code"].startswith("promo_")
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from saas.extensions import db
 from tests.conftest import csrf_from
 
 OURS = ["/billing", "/billing?tab=invoices", "/", "/billing/success?session_id=cs_1#top"]
@@ -127,13 +128,23 @@ def test_every_post_without_a_token_is_400_and_changes_nothing(app, client, auth
     urls = post_routes(app)
     assert {"/login", "/signup", "/logout", "/billing/upgrade"} <= set(urls)
     before = snapshot(app)
-    for who, c in (("user", client), ("anonymous", stranger)):
+    admin, admin_auth = make_client()
+    admin_auth.signup("root@example.com")
+    with app.app_context():
+        from saas.accounts.services import find_by_email
+
+        find_by_email("root@example.com").is_admin = True
+        db.session.commit()
+    before = snapshot(app)
+    for who, c in (("user", client), ("anonymous", stranger), ("admin", admin)):
         for url in urls:
+            # Admin routes answer everyone else with the 404 of a page that does not exist.
+            expected = 404 if url.startswith("/admin") and who != "admin" else 400
             data = {"email": "eve@example.com", "password": "correct horse battery", "confirm": "correct horse battery"}
             r = c.post(url, data=data)
-            assert r.status_code == 400, (who, url, r.status_code)
+            assert r.status_code == expected, (who, url, r.status_code)
             r = c.post(url, data=dict(data, csrf_token="forged-token"))
-            assert r.status_code == 400, (who, url, "forged", r.status_code)
+            assert r.status_code == expected, (who, url, "forged", r.status_code)
     assert snapshot(app) == before
     # Still logged in: the refused logout did not log the user out.
     assert client.get("/billing").status_code == 200
