@@ -132,6 +132,23 @@ WHERE schemaname = 'public' AND tablename <> 'alembic_version'
 """
 
 
+def wipe(app) -> None:
+    """Empty every table and let go of the app's connections (the per-test isolation)."""
+    from saas.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = db.session.execute(text(TABLES_SQL)).scalar()
+        if tables:
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+        conn = app.extensions.get("saas.redis")
+        if conn is not None:
+            conn.close()
+
+
 @pytest.fixture
 def app_config(database_url, redis_url, sandbox):
     """Overrides for this test's app; a test may change it before asking for ``app``."""
@@ -149,17 +166,7 @@ def app(app_config):
 
         queue.redis_conn().flushdb()
     yield app
-    with app.app_context():
-        db.session.remove()
-        tables = db.session.execute(text(TABLES_SQL)).scalar()
-        if tables:
-            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-        conn = app.extensions.get("saas.redis")
-        if conn is not None:
-            conn.close()
+    wipe(app)
 
 
 @pytest.fixture
@@ -274,15 +281,36 @@ def drain(app):
             type(self).ran += 1
             return super().execute_job(job, q)
 
-    def _drain(max_jobs: int = 1000) -> int:
+    def _drain(max_jobs: int = 1000, with_scheduler: bool = False) -> int:
+        """``with_scheduler``: also run RQ's scheduler, which moves due retries back onto the queue."""
         with app.app_context():
             conn, q = queue.redis_conn(), queue.get_queue()
         Counting.ran = 0
         worker = Counting([q], connection=conn, name=f"test-{uuid.uuid4().hex[:8]}")
-        worker.work(burst=True, max_jobs=max_jobs, logging_level="WARNING")
+        worker.work(burst=True, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level="WARNING")
         return Counting.ran
 
     return _drain
+
+
+@pytest.fixture
+def probe(app):
+    """The test-only ``test.probe`` handler installed and its effects table created (both
+    removed after): a countable effect, able to block or fail on demand."""
+    from saas.extensions import db
+    from tests.webhooks import probe as probe_module
+
+    with app.app_context():
+        db.session.execute(text(probe_module.CREATE_TABLE))
+        db.session.commit()
+    probe_module.install()
+    yield probe_module
+    probe_module.uninstall()
+    with app.app_context():
+        db.session.remove()
+        db.session.execute(text("DROP TABLE IF EXISTS probe_effects"))
+        db.session.commit()
+        db.session.remove()
 
 
 class ThreadWorker:
@@ -376,14 +404,7 @@ def live(app_config, sandbox):
     sandbox.set_webhook(None, None)
     worker.stop()
     server.stop()
-    with app.app_context():
-        db.session.remove()
-        tables = db.session.execute(text(TABLES_SQL)).scalar()
-        if tables:
-            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
+    wipe(app)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):

@@ -22,7 +22,7 @@ def dispose(app):
 
 
 def test_redis_down_event_is_stored_and_acknowledged_then_swept_once_redis_is_back(
-        app, app_config, probe, run_jobs, caplog):
+        app, app_config, probe, drain, caplog):
     from saas import create_app, periodic
 
     # The rate limiter shares the dead Redis too, as it would in production.
@@ -49,7 +49,7 @@ def test_redis_down_event_is_stored_and_acknowledged_then_swept_once_redis_is_ba
     assert job_ids(app) == ["webhook-event-1"]
     # Another worker's sweep in the same period is a no-op (one Redis lock per chore and period).
     assert periodic.run_chore(app, "sweep", periodic._sweep, 30) is False
-    assert run_jobs() == 1
+    assert drain() == 1
     assert events(app)[0][:3] == (event["id"], "processed", 1)
     assert effects(app, probe) == [event["id"]]
     # Later sweeps find nothing left to do.
@@ -76,7 +76,7 @@ def test_postgres_down_answers_503_and_writes_nothing(app, app_config, probe):
     assert job_ids(app) == []
 
 
-def test_postgres_back_after_outage_accepts_the_retry(app, app_config, client, probe, run_jobs):
+def test_postgres_back_after_outage_accepts_the_retry(app, app_config, client, probe, drain):
     """Stripe's retry of the refused delivery (same event id) is stored and applied once."""
     from saas import create_app
 
@@ -87,5 +87,5 @@ def test_postgres_back_after_outage_accepts_the_retry(app, app_config, client, p
     finally:
         dispose(down)
     assert post_event(client, event).status_code == 200
-    assert run_jobs() == 1
+    assert drain() == 1
     assert effects(app, probe) == [event["id"]]

@@ -32,27 +32,27 @@ def wait_until_due(app):
     time.sleep(max(delay, 0) + 0.2)
 
 
-def test_failing_event_retries_with_backoff_then_is_dead_lettered(app, client, probe, run_jobs):
+def test_failing_event_retries_with_backoff_then_is_dead_lettered(app, client, probe, drain):
     app.config.update(JOB_MAX_RETRIES=2, JOB_RETRY_INTERVALS=[INTERVAL])
     event = probe.probe_event(fail_times=99)
     assert post_event(client, event).status_code == 200
 
     failed_at = datetime.now(timezone.utc)
-    assert run_jobs() == 1
+    assert drain() == 1
     stripe_id, status, attempts, error = events(app)[0]
     assert (status, attempts) == ("retrying", 1)
     assert "RuntimeError: probe failure on attempt 1" in error
     # Backed off, not run again at once: the retry waits INTERVAL seconds in RQ's scheduler.
     delay = (scheduled_at(app) - failed_at).total_seconds()
     assert INTERVAL - 1 < delay < INTERVAL + 1, delay
-    assert run_jobs(with_scheduler=True) == 0
+    assert drain(with_scheduler=True) == 0
 
     wait_until_due(app)
-    assert run_jobs(with_scheduler=True) == 1
+    assert drain(with_scheduler=True) == 1
     assert events(app)[0][1:3] == ("retrying", 2)
 
     wait_until_due(app)
-    assert run_jobs(with_scheduler=True) == 1
+    assert drain(with_scheduler=True) == 1
     _, status, attempts, error = events(app)[0]
     assert (status, attempts) == ("failed", 3)
     assert "probe failure on attempt 3" in error and "Traceback" in error
@@ -67,14 +67,14 @@ def test_failing_event_retries_with_backoff_then_is_dead_lettered(app, client, p
     assert effects(app, probe) == []
 
 
-def test_event_failing_once_is_applied_once_on_retry(app, client, probe, run_jobs):
+def test_event_failing_once_is_applied_once_on_retry(app, client, probe, drain):
     app.config.update(JOB_MAX_RETRIES=3, JOB_RETRY_INTERVALS=[1])
     event = probe.probe_event(fail_times=1)
     post_event(client, event)
-    assert run_jobs() == 1
+    assert drain() == 1
     assert events(app)[0][1:3] == ("retrying", 1)
     wait_until_due(app)
-    assert run_jobs(with_scheduler=True) == 1
+    assert drain(with_scheduler=True) == 1
     stripe_id, status, attempts, error = events(app)[0]
     assert (status, attempts, error) == ("processed", 2, None)
     assert effects(app, probe) == [event["id"]]
@@ -84,9 +84,9 @@ def test_event_failing_once_is_applied_once_on_retry(app, client, probe, run_job
         assert Job.fetch("webhook-event-1", connection=queue.redis_conn()).get_status() == "finished"
 
 
-def test_failure_without_retries_left_is_marked_failed_at_once(app, client, probe, run_jobs):
+def test_failure_without_retries_left_is_marked_failed_at_once(app, client, probe, drain):
     app.config.update(JOB_MAX_RETRIES=0)
     post_event(client, probe.probe_event(fail_times=1))
-    assert run_jobs() == 1
+    assert drain() == 1
     assert events(app)[0][1:3] == ("failed", 1)
     assert scheduled_at(app) is None
