@@ -449,6 +449,11 @@ def browser_page():
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(15000)
+        # What the page's scripts threw or logged as errors; tests assert it stays empty.
+        page.js_errors = []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.on("console", lambda m: page.js_errors.append(f"{m.text} ({m.location.get('url')})")
+                if m.type == "error" else None)
         yield page
         browser.close()
 

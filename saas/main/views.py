@@ -15,3 +15,11 @@ def home():
 @bp.get("/healthz")
 def healthz():
     return {"ok": True}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico whatever the page links; answer rather than log a 404.
+    from flask import redirect, url_for
+
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

@@ -31,12 +31,25 @@
   Element.prototype.mount = function (target) {
     var el = typeof target === "string" ? document.querySelector(target) : target;
     if (!el) throw new Error("Stripe sandbox: mount target not found: " + target);
-    el.innerHTML =
-      '<div class="sandbox-card" style="display:grid;grid-template-columns:2fr 1fr 1fr;gap:8px">' +
-      '<input id="sandbox-card-number" name="cardnumber" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" style="padding:10px;border:1px solid #d5dbe1;border-radius:6px">' +
-      '<input id="sandbox-card-expiry" name="exp-date" autocomplete="cc-exp" placeholder="MM / YY" style="padding:10px;border:1px solid #d5dbe1;border-radius:6px">' +
-      '<input id="sandbox-card-cvc" name="cvc" autocomplete="cc-csc" placeholder="CVC" style="padding:10px;border:1px solid #d5dbe1;border-radius:6px">' +
-      "</div>";
+    // Built with the DOM and styled through CSSOM, never style attributes: a page with a strict
+    // CSP (style-src 'self', as ours) blocks inline style attributes, and Stripe.js works there.
+    el.textContent = "";
+    var box = document.createElement("div");
+    box.className = "sandbox-card";
+    Object.assign(box.style, { display: "grid", gridTemplateColumns: "2fr 1fr 1fr", gap: "8px" });
+    [["number", "cardnumber", "cc-number", "1234 1234 1234 1234", "numeric"],
+     ["expiry", "exp-date", "cc-exp", "MM / YY", "numeric"],
+     ["cvc", "cvc", "cc-csc", "CVC", "numeric"]].forEach(function (f) {
+      var input = document.createElement("input");
+      input.id = "sandbox-card-" + f[0];
+      input.name = f[1];
+      input.autocomplete = f[2];
+      input.placeholder = f[3];
+      input.inputMode = f[4];
+      Object.assign(input.style, { padding: "10px", border: "1px solid #d5dbe1", borderRadius: "6px", minWidth: "0" });
+      box.appendChild(input);
+    });
+    el.appendChild(box);
     this._root = el;
     var self = this;
     el.querySelectorAll("input").forEach(function (input) {

@@ -3,7 +3,6 @@ the charts are drawn (visible elements of nonzero size)."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,10 +10,9 @@ import pytest
 
 from tests.admin.conftest import ADMIN_EMAIL, PASSWORD, add_admin, add_customer, add_plan
 
-CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM, reason="no Chromium at /usr/bin/chromium or on PATH")]
+pytestmark = pytest.mark.browser
 
 
 def seed_history(app):
@@ -54,42 +52,31 @@ def seed_history(app):
         db.session.commit()
 
 
-def test_dashboard_charts_render_in_chromium(live):
-    from playwright.sync_api import sync_playwright
-
+def test_dashboard_charts_render_in_chromium(live, browser_page):
+    page = browser_page
     seed_history(live.app)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "admin-dashboard.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(live.url + "/login")
-            page.fill("input[name=email]", ADMIN_EMAIL)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
-            page.goto(live.url + "/admin")
-            assert page.title().startswith("Admin · Dashboard")
-            page.screenshot(path=str(shot), full_page=True)
-            for chart in ("#chart-mrr", "#chart-revenue", "#chart-status"):
-                box = page.locator(chart).bounding_box()
-                assert box and box["width"] > 200 and box["height"] > 80, (chart, box)
-                assert page.locator(chart).is_visible()
-            # The drawn marks themselves, not just empty frames.
-            line = page.locator("#chart-mrr polyline.line").bounding_box()
-            assert line and line["width"] > 100 and line["height"] > 10, line
-            bars = page.locator("#chart-revenue rect.bar-a")
-            assert bars.count() >= 10
-            assert all((bars.nth(i).bounding_box() or {}).get("height", 0) > 0 for i in range(bars.count()))
-            slices = page.locator("#chart-status circle[stroke-dasharray]")
-            assert slices.count() >= 3
-            assert all((slices.nth(i).bounding_box() or {}).get("width", 0) > 0 for i in range(slices.count()))
-            assert not [e for e in errors if "Content Security Policy" in e], errors
-        finally:
-            browser.close()
+    page.goto(live.url + "/login")
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(live.url + "/admin")
+    assert page.title().startswith("Admin · Dashboard")
+    page.screenshot(path=str(shot), full_page=True)
+    for chart in ("#chart-mrr", "#chart-revenue", "#chart-status"):
+        box = page.locator(chart).bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 80, (chart, box)
+        assert page.locator(chart).is_visible()
+    # The drawn marks themselves, not just empty frames.
+    line = page.locator("#chart-mrr polyline.line").bounding_box()
+    assert line and line["width"] > 100 and line["height"] > 10, line
+    bars = page.locator("#chart-revenue rect.bar-a")
+    assert bars.count() >= 10
+    assert all((bars.nth(i).bounding_box() or {}).get("height", 0) > 0 for i in range(bars.count()))
+    slices = page.locator("#chart-status circle[stroke-dasharray]")
+    assert slices.count() >= 3
+    assert all((slices.nth(i).bounding_box() or {}).get("width", 0) > 0 for i in range(slices.count()))
+    assert not [e for e in page.js_errors if "Content Security Policy" in e], page.js_errors
     assert shot.stat().st_size > 10_000
