@@ -8,7 +8,7 @@ inside ``.venv`` it uses the standard library only. Then it:
 - reads ``.env`` if there is one (real environment variables win);
 - starts an embedded PostgreSQL and Redis when ``DATABASE_URL`` / ``REDIS_URL`` are unset;
 - ``run``: starts the offline Stripe sandbox when no ``STRIPE_SECRET_KEY`` is set, migrates,
-  seeds the Pro plan, and runs the web server and a worker until Ctrl-C;
+  seeds the Pro plan and a demo store catalog, and runs the web server and a worker until Ctrl-C;
 - ``test``: runs pytest with any further arguments.
 """
 
@@ -170,6 +170,7 @@ def run() -> int:
         # Seeding after the web server is up: the sandbox's product/price webhooks land at once.
         ready = _wait_http(f"http://127.0.0.1:{port}/healthz")
         flask("billing", "seed-plan")
+        flask("store", "seed")  # the demo catalog; re-running refreshes the same six products
         if ready:
             say(f"ready: open {os.environ['BASE_URL']}  (Ctrl-C to stop)")
         while True:
