@@ -31,7 +31,9 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".saas-installed"
 
 USAGE = """usage: python3 -m saas.dev run          run the app (web + worker [+ Stripe sandbox]) until Ctrl-C
-       python3 -m saas.dev test [ARGS]   run the test suite (ARGS go to pytest)"""
+       python3 -m saas.dev test [ARGS]   run the test suite (ARGS go to pytest)
+       python3 -m saas.dev flask ARGS    a `flask` command against the same database, e.g.
+                                         python3 -m saas.dev flask users make-admin you@example.com"""
 
 
 def say(message: str) -> None:
@@ -203,8 +205,15 @@ def test(args: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
 
 
+def flask_command(args: list[str]) -> int:
+    from saas.devservices import ensure_services
+
+    ensure_services(say=lambda *_: None)
+    return subprocess.call([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "flask"):
         print(USAGE)
         return 2
     if not in_venv():
@@ -213,6 +222,8 @@ def main(argv: list[str]) -> int:
     load_dotenv()
     if argv[0] == "run":
         return run()
+    if argv[0] == "flask":
+        return flask_command(argv[1:])
     return test(argv[1:])
 
 
