@@ -182,7 +182,8 @@ def create_subscription_checkout(*, customer_id: str, price_id: str, user_id: in
         "customer": customer_id,
         "line_items": [{"price": price_id, "quantity": 1}],
         "client_reference_id": str(user_id),
-        "metadata": {"user_id": str(user_id)},
+        # price and trial in the metadata let the next click recognise this session as reusable.
+        "metadata": {"user_id": str(user_id), "price_id": price_id, "trial_days": str(trial_days)},
         "subscription_data": {"metadata": {"user_id": str(user_id)}},
         "success_url": success_url,
         "cancel_url": cancel_url,
@@ -193,6 +194,16 @@ def create_subscription_checkout(*, customer_id: str, price_id: str, user_id: in
         params["allow_promotion_codes"] = True
     return _call(_client().v1.checkout.sessions.create, params=params,
                  options={"idempotency_key": idempotency_key})
+
+
+def list_open_checkout_sessions(customer_id: str) -> list[dict]:
+    result = _call(_client().v1.checkout.sessions.list,
+                   params={"customer": customer_id, "status": "open", "limit": 100})
+    return result["data"]
+
+
+def expire_checkout_session(session_id: str) -> dict:
+    return _call(_client().v1.checkout.sessions.expire, session_id)
 
 
 def retrieve_checkout_session(session_id: str) -> dict:

@@ -111,39 +111,54 @@ def seed_pro_plan() -> tuple[Plan, bool]:
 
 
 def start_pro_checkout(user: User) -> str:
-    """Create a Checkout Session for Pro and return its URL."""
+    """The URL of a Checkout Session for Pro: this user's open one if there is one, else a new one.
+
+    Paying twice for Pro must be impossible, so before anything is created: the user's
+    subscriptions are re-read from Stripe (a payment may have completed while its webhook is
+    still on its way), and a session left open in another tab is reused rather than joined by
+    a second payable one. Sessions opened for another price or trial are expired."""
     from saas.billing.entitlement import is_pro
 
-    if is_pro(user):
-        refresh_subscriptions(user.id)  # commits, so `user` reloads its subscriptions
-        if is_pro(user):
-            raise AlreadyPro("already pro")
     price_id = pro_price_id()
     if not current_app.config.get("STRIPE_PUBLISHABLE_KEY"):
         log.error("Stripe is not configured: STRIPE_PUBLISHABLE_KEY is not set")
         raise gateway.StripeNotConfigured("STRIPE_PUBLISHABLE_KEY")
+    if user.stripe_customer_id:
+        # Our mirror may lag Stripe either way: a new subscription whose webhook is still on its
+        # way, or an ended one whose customer.subscription.deleted is (either must decide).
+        refresh_subscriptions(user.id)  # commits, so `user` reloads its subscriptions
+    if is_pro(user):
+        raise AlreadyPro("already pro")
     customer_id = ensure_customer(user.id)
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
-    base = current_app.config["BASE_URL"]
-    # The idempotency key covers one click: a double submit within a few seconds gets the same
-    # session back instead of two open sessions. It also names how many subscriptions the user
-    # has had, so coming back to buy again right after one ended (or after a checkout that just
-    # completed) gets a fresh session, not the finished one Stripe would replay for the old key.
-    import time
+    lock_user(user.id)  # one checkout decision at a time per user: list-then-create must not race
+    try:
+        for open_session in gateway.list_open_checkout_sessions(customer_id):
+            meta = open_session.get("metadata") or {}
+            if open_session.get("mode") != "subscription" or meta.get("user_id") != str(user.id):
+                continue
+            if meta.get("price_id") == price_id and meta.get("trial_days") == str(trial_days):
+                return open_session["url"]
+            gateway.expire_checkout_session(open_session["id"])
+        base = current_app.config["BASE_URL"]
+        # Only a retry of this very request (a network blip) may replay: the lock above already
+        # serialises clicks, so the key names the user's checkout generation and the minute.
+        import time
 
-    bucket = int(time.time() // 10)
-    generation = len(user.subscriptions)
-    session = gateway.create_subscription_checkout(
-        customer_id=customer_id,
-        price_id=price_id,
-        user_id=user.id,
-        success_url=base + url_for("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
-        cancel_url=base + url_for("billing.cancelled"),
-        trial_days=trial_days,
-        allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
-        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{generation}-{bucket}",
-    )
-    return session["url"]
+        generation = len(user.subscriptions)
+        session = gateway.create_subscription_checkout(
+            customer_id=customer_id,
+            price_id=price_id,
+            user_id=user.id,
+            success_url=base + url_for("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=base + url_for("billing.cancelled"),
+            trial_days=trial_days,
+            allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
+            idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{generation}-{int(time.time() // 60)}",
+        )
+        return session["url"]
+    finally:
+        db.session.commit()  # releases the user lock
 
 
 def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> User | None:

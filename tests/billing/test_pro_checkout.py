@@ -202,3 +202,46 @@ def test_upgrade_when_already_pro_is_refused_politely(app, auth, sandbox, pro_pl
     r = upgrade(auth)
     assert r.status_code == 302
     assert "You already have Pro." in auth.client.get("/billing").get_data(as_text=True)
+
+
+def test_clicks_minutes_apart_reuse_the_open_session(app, auth, pro_plan, monkeypatch):
+    import time as time_module
+
+    auth.signup("ada@example.com")
+    first = upgrade(auth).headers["Location"]
+    real = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real() + 600)  # another idempotency window
+    assert upgrade(auth).headers["Location"] == first
+
+
+def test_paid_but_not_yet_mirrored_is_never_sold_twice(app, auth, sandbox, pro_plan):
+    import requests
+
+    auth.signup("ada@example.com")
+    location = upgrade(auth).headers["Location"]
+    r = requests.post(location, data={"cardNumber": "4242 4242 4242 4242", "cardExpiry": "12 / 34",
+                                      "cardCvc": "123", "billingName": "Ada"}, allow_redirects=False)
+    assert r.status_code == 303
+    # No webhook has reached us and the success page was never opened: our mirror knows nothing.
+    assert auth.client.get("/billing/status.json").get_json()["pro"] is False
+    r = upgrade(auth)
+    assert r.status_code == 302
+    assert "You already have Pro." in auth.client.get("/billing").get_data(as_text=True)
+    subs = stripe_client(sandbox).v1.subscriptions.list(params={"customer": user_named(app).stripe_customer_id})
+    assert len(subs.data) == 1
+
+
+def test_a_session_for_another_price_is_expired_not_left_payable(app, app_config, auth, sandbox, pro_plan):
+    auth.signup("ada@example.com")
+    old = urlsplit(upgrade(auth).headers["Location"]).path.rsplit("/", 1)[-1]
+    with app.app_context():
+        from saas.billing.models import Plan
+
+        db.session.execute(db.delete(Plan))
+        db.session.commit()
+    app.config["PRO_PLAN_AMOUNT"] = 1500
+    with app.app_context():
+        services.seed_pro_plan()
+    new = urlsplit(upgrade(auth).headers["Location"]).path.rsplit("/", 1)[-1]
+    assert new != old
+    assert stripe_client(sandbox).v1.checkout.sessions.retrieve(old).status == "expired"
