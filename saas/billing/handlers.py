@@ -10,7 +10,7 @@ import logging
 
 from saas import stripe_gateway as gateway
 from saas.billing import services
-from saas.webhooks.registry import handles
+from saas.webhooks.registry import Ignore, handles
 
 # A logger of its own, so the email sender that comes later can subscribe to exactly this.
 dunning_log = logging.getLogger("saas.dunning")
@@ -42,9 +42,10 @@ def on_subscription(payload: dict, event) -> None:
     data = _obj(payload)
     try:
         current = gateway.retrieve_subscription(data["id"])
-    except gateway.ObjectMissing:
-        # Gone from Stripe (deleted long ago, or a test-mode reset): the payload is all we have.
-        current = data
+    except gateway.ObjectMissing as exc:
+        # Stripe keeps canceled subscriptions, so a 404 means this one is not in our account
+        # (or test data was reset). A payload Stripe cannot confirm grants nothing.
+        raise Ignore(f"Stripe does not know subscription {data.get('id')}; nothing applied") from exc
     applied = services.apply_subscription(current)
     event.user_id = applied.user_id
 
@@ -65,6 +66,8 @@ def on_invoice(payload: dict, event) -> None:
     try:
         current = gateway.retrieve_invoice(data["id"])
     except gateway.ObjectMissing:
+        # An invoice grants nothing by itself (access follows subscriptions, which must be
+        # confirmed), so a signed payload Stripe no longer has is still worth showing.
         current = data
     problem = PROBLEMS.get(payload["type"])
     inv = services.apply_invoice(current, problem)
