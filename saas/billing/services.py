@@ -118,10 +118,13 @@ def start_pro_checkout(user: User) -> str:
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
     base = current_app.config["BASE_URL"]
     # The idempotency key covers one click: a double submit within a few seconds gets the same
-    # session back instead of two open sessions.
+    # session back instead of two open sessions. It includes how many subscriptions the user has
+    # had, so resubscribing soon after a cancellation opens a new session instead of replaying
+    # the completed one.
     import time
 
     bucket = int(time.time() // 10)
+    generation = len(user.subscriptions)
     session = gateway.create_subscription_checkout(
         customer_id=customer_id,
         price_id=price_id,
@@ -130,7 +133,7 @@ def start_pro_checkout(user: User) -> str:
         cancel_url=base + url_for("billing.cancelled"),
         trial_days=trial_days,
         allow_promotion_codes=current_app.config["PRO_ALLOW_PROMOTION_CODES"],
-        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{bucket}",
+        idempotency_key=f"pro-checkout-{user.id}-{price_id}-{trial_days}-{generation}-{bucket}",
     )
     return session["url"]
 
