@@ -19,9 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saas.webhooks.registry import handled_types
-from tests.convergence.conftest import FAILS_CHARGES, GOOD_CARD, apply_event, reset_replayed_rows, snapshot
+from tests.convergence.conftest import FAILS_CHARGES, GOOD_CARD, InProcessSandbox, apply_event, reset_replayed_rows, snapshot
 
 EXAMPLES = int(os.environ.get("CONVERGENCE_EXAMPLES", "200"))
+
+
+@pytest.fixture
+def app_config(app_config, sandbox):
+    """The app reaches the sandbox through the stripe library in-process (see InProcessSandbox)."""
+    return dict(app_config, STRIPE_HTTP_CLIENT=InProcessSandbox(sandbox.app))
 
 
 # --- journeys ---------------------------------------------------------------------------------
