@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saas.webhooks.registry import handled_types
-from tests.convergence.conftest import FAILS_CHARGES, GOOD_CARD, InProcessSandbox, apply_event, reset_replayed_rows, snapshot
+from tests.convergence.conftest import FAILS_CHARGES, GOOD_CARD, NEEDS_3DS, InProcessSandbox, apply_event, reset_replayed_rows, snapshot
 
 EXAMPLES = int(os.environ.get("CONVERGENCE_EXAMPLES", "200"))
 
@@ -31,6 +31,18 @@ def app_config(app_config, sandbox):
 
 
 # --- journeys ---------------------------------------------------------------------------------
+
+def open_invoice_problems() -> list[str]:
+    """The dunning state the billing page shows, as live in-order delivery left it."""
+    from sqlalchemy import text
+
+    from saas.extensions import db
+
+    problems = list(db.session.execute(text(
+        "SELECT payment_problem FROM invoices WHERE status = 'open' AND payment_problem IS NOT NULL")).scalars())
+    db.session.rollback()
+    return problems
+
 
 def subscription_checkout(j):
     j.subscribe()
@@ -46,8 +58,19 @@ def failed_renewal_then_recovery(j):
     j.set_card(FAILS_CHARGES)
     j.advance_past_period_end()
     assert j.subscription["status"] == "past_due"
+    assert open_invoice_problems() == ["payment_failed"]
     j.set_card(GOOD_CARD, pay_open_invoices=True)
     assert j.subscription["status"] == "active"
+    assert open_invoice_problems() == []
+
+
+def renewal_needing_3ds_left_open(j):
+    """The renewal waits for the customer to authenticate: the dunning notice asks for action."""
+    j.subscribe()
+    j.set_card(NEEDS_3DS)
+    j.advance_past_period_end()
+    assert j.subscription["status"] == "past_due"
+    assert open_invoice_problems() == ["action_required"]
 
 
 def cancel_at_period_end_then_deleted(j):
@@ -81,6 +104,7 @@ SEQUENCES = [
     ("subscription_checkout", subscription_checkout, True),
     ("renewal", renewal, True),
     ("failed_renewal_past_due_recovery", failed_renewal_then_recovery, True),
+    ("renewal_3ds_left_open", renewal_needing_3ds_left_open, True),
     ("cancel_at_period_end_deleted", cancel_at_period_end_then_deleted, False),
     ("cancel_and_resubscribe", cancel_and_resubscribe, True),
     ("async_payment_succeeded", async_payment_succeeded, True),
