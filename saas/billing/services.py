@@ -118,9 +118,9 @@ def start_pro_checkout(user: User) -> str:
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
     base = current_app.config["BASE_URL"]
     # The idempotency key covers one click: a double submit within a few seconds gets the same
-    # session back instead of two open sessions. It includes how many subscriptions the user has
-    # had, so resubscribing soon after a cancellation opens a new session instead of replaying
-    # the completed one.
+    # session back instead of two open sessions. It also names how many subscriptions the user
+    # has had, so coming back to buy again right after one ended (or after a checkout that just
+    # completed) gets a fresh session, not the finished one Stripe would replay for the old key.
     import time
 
     bucket = int(time.time() // 10)
