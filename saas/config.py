@@ -70,6 +70,8 @@ def from_env() -> dict:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
         "STRIPE_WEBHOOK_TOLERANCE": _int("STRIPE_WEBHOOK_TOLERANCE", 300),
+        # Not from the environment: tests may set a stripe.HTTPClient (the sandbox in-process).
+        "STRIPE_HTTP_CLIENT": None,
         # What the Pro plan is advertised as; `flask billing seed-plan` creates a matching price
         # when STRIPE_PRICE_ID_PRO is unset, and the doctor checks that they agree.
         "PRO_PLAN_NAME": os.environ.get("PRO_PLAN_NAME", "Pro"),

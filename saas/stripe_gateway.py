@@ -81,7 +81,9 @@ def _client() -> stripe.StripeClient:
     cached = app.extensions.get("saas.stripe")
     key = app.config.get("STRIPE_SECRET_KEY") or ""
     base = app.config.get("STRIPE_API_BASE") or ""
-    if cached is not None and cached[0] == (key, base):
+    # A test may hand the library an HTTP client of its own (the sandbox called in-process).
+    http_client = app.config.get("STRIPE_HTTP_CLIENT")
+    if cached is not None and cached[0] == (key, base, http_client):
         return cached[1]
     if not key:
         log.error("Stripe is not configured: STRIPE_SECRET_KEY is not set")
@@ -95,8 +97,10 @@ def _client() -> stripe.StripeClient:
     kwargs: dict[str, Any] = {"stripe_version": API_VERSION, "max_network_retries": 2}
     if base:
         kwargs["base_addresses"] = {"api": base}
+    if http_client is not None:
+        kwargs["http_client"] = http_client
     client = stripe.StripeClient(key, **kwargs)
-    app.extensions["saas.stripe"] = ((key, base), client)
+    app.extensions["saas.stripe"] = ((key, base, http_client), client)
     return client
 
 

@@ -16,7 +16,13 @@ def _chaos(value: str | None):
     if not value or value.lower() in ("0", "false", "no", "off"):
         return None
     if value.strip().startswith("{"):
-        return json.loads(value)
+        try:
+            settings = json.loads(value)
+        except ValueError as exc:
+            raise SystemExit(f"SANDBOX_CHAOS / --chaos is not valid JSON: {exc}") from exc
+        if not isinstance(settings, dict):
+            raise SystemExit("SANDBOX_CHAOS / --chaos must be 1/true or a JSON object of settings")
+        return settings
     return True
 
 

@@ -75,6 +75,15 @@ class Dispatcher:
             self.url, self.secret = url, secret
             self.cond.notify_all()
 
+    def set_chaos(self, chaos) -> dict | None:
+        """Turn chaos on (True or a dict of settings) or off (None/False) at runtime; applies to
+        events enqueued from now on and to the order pending ones are picked in."""
+        with self.cond:
+            self.chaos = normalize_chaos(chaos)
+            self.rng = random.Random(self.chaos["seed"] if self.chaos else None)
+            self.cond.notify_all()
+            return self.chaos
+
     def enqueue(self, event: dict) -> None:
         """Called (under the store lock) for every new event."""
         with self.cond:

@@ -34,6 +34,10 @@ class SandboxHandle:
     def set_webhook(self, url: str | None, secret: str | None) -> None:
         self.sandbox.dispatcher.configure(url, secret)
 
+    def set_chaos(self, chaos) -> dict | None:
+        """Shuffle/duplicate/delay deliveries from now on (None turns it off)."""
+        return self.sandbox.dispatcher.set_chaos(chaos)
+
     def stop(self) -> None:
         self.sandbox.dispatcher.stop()
         self._server.shutdown()

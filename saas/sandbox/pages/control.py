@@ -67,6 +67,21 @@ def webhook():
     return jsonify({"ok": True})
 
 
+@bp.post("/chaos")
+def chaos():
+    """Chaos delivery at runtime: {"chaos": true | false | {"shuffle": ..., "duplicate": 0.3,
+    "delay_max": 0.5, "window": 5, "seed": 7}}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("chaos"), (bool, dict, type(None))):
+        return _error('Send {"chaos": true}, {"chaos": false} or {"chaos": {settings}}.')
+    settings = body["chaos"]
+    if isinstance(settings, dict):
+        unknown = set(settings) - {"shuffle", "duplicate", "delay_max", "window", "seed"}
+        if unknown:
+            return _error(f"Unknown chaos setting(s): {', '.join(sorted(unknown))}.")
+    return jsonify({"ok": True, "chaos": _sb().dispatcher.set_chaos(settings)})
+
+
 @bp.post("/customers/<cus_id>/advance")
 def advance(cus_id):
     """Move one customer's time ({"seconds": N} or {"to": unix}); a test-clock customer moves its clock."""

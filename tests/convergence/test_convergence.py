@@ -1,0 +1,167 @@
+"""Any delivery schedule of a journey's events -- shuffled, with duplicates -- ends in the same
+rows, the same Pro status and the same effects as delivering them in order.
+
+The journeys are real: each is driven on the sandbox (checkout pages, time travel, the portal)
+and its events are recorded as Stripe emitted them. Schedules are drawn by Hypothesis;
+CONVERGENCE_EXAMPLES (default 200) sets how many per journey.
+
+To add a journey (the store's order journeys, say), write a driver taking a ``Journey`` and
+list it in SEQUENCES; add its tables to conftest.STATE_QUERIES / RESET_SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from saas.webhooks.registry import handled_types
+from tests.convergence.conftest import FAILS_CHARGES, GOOD_CARD, NEEDS_3DS, InProcessSandbox, apply_event, reset_replayed_rows, snapshot
+
+EXAMPLES = int(os.environ.get("CONVERGENCE_EXAMPLES", "200"))
+
+
+@pytest.fixture
+def app_config(app_config, sandbox):
+    """The app reaches the sandbox through the stripe library in-process (see InProcessSandbox)."""
+    return dict(app_config, STRIPE_HTTP_CLIENT=InProcessSandbox(sandbox.app))
+
+
+# --- journeys ---------------------------------------------------------------------------------
+
+def open_invoice_problems() -> list[str]:
+    """The dunning state the billing page shows, as live in-order delivery left it."""
+    from sqlalchemy import text
+
+    from saas.extensions import db
+
+    problems = list(db.session.execute(text(
+        "SELECT payment_problem FROM invoices WHERE status = 'open' AND payment_problem IS NOT NULL")).scalars())
+    db.session.rollback()
+    return problems
+
+
+def subscription_checkout(j):
+    j.subscribe()
+
+
+def renewal(j):
+    j.subscribe()
+    j.advance_past_period_end()
+
+
+def failed_renewal_then_recovery(j):
+    j.subscribe()
+    j.set_card(FAILS_CHARGES)
+    j.advance_past_period_end()
+    assert j.subscription["status"] == "past_due"
+    assert open_invoice_problems() == ["payment_failed"]
+    j.set_card(GOOD_CARD, pay_open_invoices=True)
+    assert j.subscription["status"] == "active"
+    assert open_invoice_problems() == []
+
+
+def renewal_needing_3ds_left_open(j):
+    """The renewal waits for the customer to authenticate: the dunning notice asks for action."""
+    j.subscribe()
+    j.set_card(NEEDS_3DS)
+    j.advance_past_period_end()
+    assert j.subscription["status"] == "past_due"
+    assert open_invoice_problems() == ["action_required"]
+
+
+def cancel_at_period_end_then_deleted(j):
+    j.subscribe()
+    j.cancel_at_period_end_in_portal()
+    j.advance_past_period_end()
+    assert j.subscription["status"] == "canceled"
+
+
+def cancel_and_resubscribe(j):
+    j.subscribe()
+    j.cancel_now()
+    j.subscribe()  # at once: a new session, not the completed one replayed
+    assert len(set(j.subscription_ids)) == 2
+
+
+def async_payment_succeeded(j):
+    j.subscribe_with_bank_debit("succeeded")
+    j.settle_bank_debit("succeeded")
+    assert j.subscription["status"] == "active"
+
+
+def async_payment_failed(j):
+    j.subscribe_with_bank_debit("failed")
+    j.settle_bank_debit("failed")
+    assert j.subscription["status"] == "incomplete_expired"
+
+
+# (name, driver, what the user ends with: Pro or not). The store adds order journeys here.
+SEQUENCES = [
+    ("subscription_checkout", subscription_checkout, True),
+    ("renewal", renewal, True),
+    ("failed_renewal_past_due_recovery", failed_renewal_then_recovery, True),
+    ("renewal_3ds_left_open", renewal_needing_3ds_left_open, True),
+    ("cancel_at_period_end_deleted", cancel_at_period_end_then_deleted, False),
+    ("cancel_and_resubscribe", cancel_and_resubscribe, True),
+    ("async_payment_succeeded", async_payment_succeeded, True),
+    ("async_payment_failed", async_payment_failed, False),
+]
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+@st.composite
+def schedules(draw, n: int):
+    """A permutation of the n events with up to n redeliveries inserted anywhere."""
+    order = list(draw(st.permutations(range(n))))
+    for event, position in draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n)), max_size=n)):
+        order.insert(min(position, len(order)), event)
+    return order
+
+
+def replay(events, order, effects) -> tuple[dict, Counter]:
+    reset_replayed_rows()
+    before = len(effects.effects)
+    for i in order:
+        apply_event(events[i])
+    return snapshot(), Counter(effects.effects[before:])
+
+
+@pytest.mark.parametrize("name,drive,ends_pro", SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_every_schedule_converges_on_in_order_state(name, drive, ends_pro, journey, effects):
+    j = journey()
+    drive(j)
+    events = j.events
+    assert len(events) >= 5, [e["type"] for e in events]
+    live = snapshot()
+    assert live["pro"][j.user_id] is ends_pro, live
+    assert {s[0] for s in live["subscriptions"]} == set(j.subscription_ids)
+
+    # In-order delivery after the fact (Stripe's retries arrive late) gives what live delivery gave.
+    in_order, in_order_effects = replay(events, range(len(events)), effects)
+    assert in_order == live
+    # Effects announce something once per event at most: never twice for one redelivered event.
+    assert all(count == 1 for count in in_order_effects.values()), in_order_effects
+
+    # Events no handler takes are stored and marked ignored wherever they land (the in-order
+    # replay above checked that), so the schedules permute the handled ones: they are what can
+    # interact. When the store registers payment_intent/charge handlers, those join in.
+    handled = handled_types()
+    events = [e for e in events if e["type"] in handled]
+    assert len(events) >= 5
+    in_order, in_order_effects = replay(events, range(len(events)), effects)
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(order=schedules(len(events)))
+    def every_schedule(order):
+        state, got_effects = replay(events, order, effects)
+        assert state == in_order, f"schedule {[events[i]['type'] for i in order]} diverged"
+        assert got_effects == in_order_effects, f"schedule {[events[i]['type'] for i in order]} changed the effects"
+
+    every_schedule()
+    assert in_order["pro"][j.user_id] is ends_pro
