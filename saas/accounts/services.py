@@ -24,6 +24,8 @@ def normalise_email(email: str) -> str:
 
 
 def find_by_email(email: str) -> User | None:
+    if "\x00" in (email or ""):  # no account can have one, and PostgreSQL refuses the literal
+        return None
     return db.session.execute(
         select(User).where(func.lower(User.email) == normalise_email(email).lower())
     ).scalar_one_or_none()

@@ -74,7 +74,9 @@ def on_invoice(payload: dict, event) -> None:
     if inv is None:
         return
     event.user_id = inv.user_id
-    if problem and inv.payment_problem:
+    notice_key = f"{inv.payment_problem}:{inv.attempt_count}"
+    if problem and inv.payment_problem and inv.dunning_notified != notice_key:
+        inv.dunning_notified = notice_key  # commits with the event: one notice per failed attempt
         dunning_log.warning(
             "dunning: user %s invoice %s %s (%s %s remaining, next retry %s): ask them to %s",
             inv.user_id, inv.stripe_id, inv.payment_problem, inv.amount_remaining, inv.currency,

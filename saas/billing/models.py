@@ -76,6 +76,9 @@ class Invoice(db.Model):
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     # When Stripe will retry a failed payment (Stripe's clock); None when no retry is planned.
     next_payment_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "<problem>:<attempt_count>" of the last dunning notice sent, so that one failed attempt is
+    # announced once however many events (redeliveries, replays, new ids) report it.
+    dunning_notified: Mapped[str | None] = mapped_column(String(64))
     # Set while a payment failed or needs action and the invoice is still open (dunning).
     payment_problem: Mapped[str | None] = mapped_column(String(32))
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -18,10 +18,13 @@ log = logging.getLogger(__name__)
 def store_event(event: dict) -> int | None:
     """Insert the event once. Returns its row id, or None if this Stripe event id was already
     stored (a redelivery): then no second job is queued either."""
+    event = _storable(event)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     obj = data.get("object") if isinstance(data.get("object"), dict) else {}
     object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     created = event.get("created")
+    if not isinstance(created, int) or not 0 < created < 32503680000:  # before the year 3000
+        created = None
     stmt = (
         insert(WebhookEvent)
         .values(
@@ -29,7 +32,7 @@ def store_event(event: dict) -> int | None:
             type=event["type"][:100],
             api_version=str(event.get("api_version") or "")[:64] or None,
             livemode=bool(event.get("livemode")),
-            stripe_created=from_unix(created) if isinstance(created, int) and created > 0 else None,
+            stripe_created=from_unix(created),
             object_id=object_id[:255] if object_id else None,
             payload=event,
             status="received",
@@ -46,6 +49,19 @@ def store_event(event: dict) -> int | None:
         db.session.rollback()
         raise
     return row[0] if row else None
+
+
+def _storable(value):
+    """PostgreSQL's jsonb cannot hold U+0000. A signed event carrying one (in a description,
+    say) would otherwise fail to store on every one of Stripe's retries; the handlers re-read
+    the object from Stripe anyway, so the stored copy loses only that character."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -> int:
@@ -78,7 +94,7 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
         db.session.rollback()
     queued = 0
     for event_id in ids:
-        if _job_waiting(event_id):
+        if _job_waiting(event_id, cutoff):
             continue
         if not queue.enqueue_event(event_id):
             break  # Redis is down again: the next sweep carries on
@@ -88,10 +104,11 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
     return queued
 
 
-def _job_waiting(event_id: int) -> bool:
-    """True if RQ holds this event's job waiting to run: queued, scheduled for a retry with
-    backoff, or deferred. A "started" job is not waiting: if it were really running, its row
-    would have been locked and the sweep would not have picked it."""
+def _job_waiting(event_id: int, started_before=None) -> bool:
+    """True if RQ holds this event's job waiting to run (queued, scheduled for a retry with
+    backoff, or deferred), or started it since ``started_before``. An older "started" job is
+    lost: were it really running, its row would have been locked and the sweep would not have
+    picked it. A recent one may have started between the sweep's SELECT and this check."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
@@ -104,4 +121,7 @@ def _job_waiting(event_id: int) -> bool:
         return False
     except Exception:  # unreadable job data: queueing again is the safe side
         return False
+    if status == JobStatus.STARTED and started_before is not None and job.started_at is not None:
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=timezone.utc)
+        return started >= started_before
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

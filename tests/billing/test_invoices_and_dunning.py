@@ -204,3 +204,23 @@ def test_a_payment_attempt_moves_stripes_clock(app, client, drain, customer):
         assert clock.now_for("cus_stranger") < clock.now_for("cus_inv")
     assert abs(int(before.timestamp()) - (far - 9 * DAY)) < 60
     assert abs(int(after.timestamp()) - far) < 60
+
+
+def test_one_dunning_notice_per_failed_attempt_whatever_the_event_ids(app, client, drain, customer, caplog):
+    payload = invoice_payload(customer="cus_inv", subscription="sub_link1", status="open", amount_due=1200,
+                              amount_paid=0, currency="usd", number="INV-7", attempt_count=1,
+                              paid_at=None, created=1_789_000_000, period_start=1_786_000_000,
+                              period_end=1_789_000_000)
+    with caplog.at_level(logging.WARNING, logger="saas.dunning"):
+        for n in range(3):  # a redelivery under a new id, and a replay
+            ev = event("invoice.payment_failed", payload)
+            ev["id"] = f"evt_failed_copy_{n}"
+            assert post_event(client, ev).status_code == 200
+            drain()
+        assert len([r for r in caplog.records if r.name == "saas.dunning"]) == 1
+        # The next failed attempt is news again.
+        ev = event("invoice.payment_failed", dict(payload, attempt_count=2))
+        ev["id"] = "evt_failed_attempt_2"
+        post_event(client, ev)
+        drain()
+    assert len([r for r in caplog.records if r.name == "saas.dunning"]) == 2

@@ -156,3 +156,34 @@ def test_sweep_leaves_events_whose_job_is_still_waiting(app, client, probe, stat
         assert Job.fetch("webhook-event-1", connection=conn).get_status() == status
         assert inbox.sweep_unprocessed(older_than_seconds=0) == 0
     assert job_ids(app) == (["webhook-event-1"] if status == "queued" else [])
+
+
+@pytest.mark.parametrize("started_ago,requeued", [(0, False), (3600, True)])
+def test_sweep_tells_a_just_started_job_from_a_dead_one(app, client, probe, started_ago, requeued):
+    """A job that started after the sweep's SELECT looks "started" with an unlocked row, like a
+    dead worker's; only one that started before the sweep's cutoff is taken as lost."""
+    from datetime import timedelta
+
+    from rq.job import Job, JobStatus
+
+    from saas import queue
+    from saas.timefmt import utcnow
+    from saas.webhooks import inbox
+
+    from saas.extensions import db
+    from saas.webhooks.models import WebhookEvent
+
+    post_event(client, probe.probe_event())
+    with app.app_context():
+        db.session.execute(db.update(WebhookEvent).values(received_at=utcnow() - timedelta(hours=2)))
+        db.session.commit()
+        conn = queue.redis_conn()
+        q = queue.get_queue()
+        job = Job.fetch("webhook-event-1", connection=conn)
+        q.remove(job)
+        job.set_status(JobStatus.STARTED)
+        job.started_at = (utcnow() - timedelta(seconds=started_ago)).replace(tzinfo=None)
+        job.save()
+        assert inbox.sweep_unprocessed(older_than_seconds=60) == (1 if requeued else 0)
+        requeued_now = Job.fetch("webhook-event-1", connection=conn).get_status() == JobStatus.QUEUED
+    assert requeued_now is requeued
