@@ -60,7 +60,7 @@ def from_env() -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "saas"),
         # Where the app is reachable from a browser; used for Stripe return URLs.
-        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "BASE_URL": (os.environ.get("BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}").rstrip("/"),
         # Stripe. The secret key and webhook secret are server-only.
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),

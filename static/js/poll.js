@@ -6,6 +6,7 @@
   function show(done) {
     document.getElementById("pending").hidden = done;
     document.getElementById("done").hidden = !done;
+    if (done) document.title = document.title.replace("Confirming your payment", "Payment confirmed");
   }
   function tick() {
     fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from saas.app import _limiter_storage_uri
+
 
 @pytest.fixture
 def app_config(app_config, redis_url):
-    return dict(app_config, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url,
+    return dict(app_config, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=_limiter_storage_uri(redis_url),
                 RATELIMIT_LOGIN="3 per minute", RATELIMIT_SIGNUP="2 per minute")
 
 
