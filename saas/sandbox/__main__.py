@@ -68,6 +68,10 @@ def main(argv=None) -> int:
         pass
     finally:
         if state_file:
+            # A second Ctrl-C from the terminal must not cut the save short.
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             _save_state(server.app, state_file)
     return 0
 

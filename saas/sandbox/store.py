@@ -33,6 +33,21 @@ def kind_of(obj_id: str) -> str | None:
     return None
 
 
+def _rebase(value, old: str, new: str):
+    if isinstance(value, str):
+        return new + value[len(old):] if value.startswith(old) else value
+    if isinstance(value, dict):
+        out = type(value)() if not hasattr(value, "default_factory") else type(value)(value.default_factory)
+        for k, v in value.items():
+            out[k] = _rebase(v, old, new)
+        return out
+    if isinstance(value, list):
+        return [_rebase(v, old, new) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_rebase(v, old, new) for v in value)
+    return value
+
+
 class EventBatch:
     """Events collected during one operation, emitted together once the state is consistent.
 
@@ -77,16 +92,23 @@ class Store:
         import pickle
 
         with self.lock:
-            return pickle.dumps({f: getattr(self, f) for f in self.STATE_FIELDS})
+            state = {f: getattr(self, f) for f in self.STATE_FIELDS}
+            state["public_url"] = self.public_url
+            return pickle.dumps(state)
 
     def restore(self, blob: bytes) -> None:
         import pickle
 
         state = pickle.loads(blob)  # our own file, written by snapshot()
+        old_url, new_url = state.get("public_url") or "", self.public_url
         with self.lock:
             for field in self.STATE_FIELDS:
                 if field in state:
-                    setattr(self, field, state[field])
+                    value = state[field]
+                    if old_url and new_url and old_url != new_url:
+                        # Hosted page links (invoices, checkout, portal) follow the sandbox to its new port.
+                        value = _rebase(value, old_url, new_url)
+                    setattr(self, field, value)
 
     def change_marker(self) -> tuple:
         return (len(self.events), len(self.objects), len(self.idempotency))
