@@ -7,6 +7,7 @@ import logging
 
 from flask import current_app, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from saas import stripe_gateway as gateway
 from saas.accounts.models import User
@@ -26,6 +27,12 @@ class AlreadyPro(gateway.BillingError):
 class NoBillingAccount(gateway.BillingError):
     user_message = ("You have no billing account yet: once you upgrade to Pro, you can manage your "
                     "billing, card and invoices here.")
+
+
+def lock_user_row(user_id: int) -> None:
+    """The same lock as ``lock_user`` for a user already loaded: only the row lock, without
+    reloading the user and its subscriptions (two queries fewer on every webhook)."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def lock_user(user_id: int) -> User:
@@ -131,7 +138,7 @@ def start_pro_checkout(user: User) -> str:
         raise AlreadyPro("already pro")
     customer_id = ensure_customer(user.id)
     trial_days = current_app.config["PRO_TRIAL_DAYS"] if not user.has_had_trial else 0
-    lock_user(user.id)  # one checkout decision at a time per user: list-then-create must not race
+    lock_user_row(user.id)  # one checkout decision at a time per user: list-then-create must not race
     try:
         for open_session in gateway.list_open_checkout_sessions(customer_id):
             meta = open_session.get("metadata") or {}
@@ -163,7 +170,9 @@ def start_pro_checkout(user: User) -> str:
 
 def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> User | None:
     if customer_id:
-        user = db.session.execute(select(User).where(User.stripe_customer_id == customer_id)).scalar_one_or_none()
+        # lazyload: webhooks look subscriptions up by Stripe id; loading all of them is waste.
+        user = db.session.execute(select(User).where(User.stripe_customer_id == customer_id)
+                                  .options(lazyload(User.subscriptions))).scalar_one_or_none()
         if user:
             return user
     user_id = (metadata or {}).get("user_id")
@@ -189,7 +198,7 @@ def apply_subscription(data: dict) -> Subscription:
     user = _find_user_for_customer(customer_id, data.get("metadata"))
     if user is None:
         raise Ignore(f"subscription {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user(user.id)
+    lock_user_row(user.id)
     items = (data.get("items") or {}).get("data") or []
     item = items[0] if items else {}
     price = item.get("price") or {}
@@ -249,7 +258,7 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     user = _find_user_for_customer(customer_id, None)
     if user is None:
         raise Ignore(f"invoice {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user(user.id)
+    lock_user_row(user.id)
     inv = db.session.execute(select(Invoice).where(Invoice.stripe_id == data["id"])).scalar_one_or_none()
     if inv is None:
         inv = Invoice(stripe_id=data["id"], user_id=user.id)

@@ -45,8 +45,9 @@ def process_event(event_id: int) -> str:
             event.last_error = None
         event.attempts += 1
         event.processed_at = utcnow()
+        status = event.status  # read before commit, which would expire it and cost a reload
         db.session.commit()
-        return event.status
+        return status
     except Ignore as exc:
         db.session.rollback()
         _record(event_id, "ignored", str(exc))
