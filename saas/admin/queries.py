@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, literal_column, or_, select
+from sqlalchemy import case, func, literal_column, or_, select, tuple_
 
 from saas.accounts.models import User
 from saas.admin import store_bridge
@@ -103,6 +103,10 @@ class ListSpec:
     date_column: object
     status_column: object | None = None
     type_column: object | None = None
+    # With a date filter, page by (date, id) instead of id alone, through an index on
+    # (date, id): a date range deep in a big table is then a backward range scan from the
+    # range's end, where "ORDER BY id" would walk every newer row or sort the whole range.
+    date_keyset: bool = False
 
 
 SUBSCRIPTIONS = ListSpec(Subscription, Subscription.stripe_created, Subscription.status)
@@ -119,8 +123,13 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
-def keyset_select(spec: ListSpec, f: Filters, user_id: int | None, limit: int):
-    """The page query (exposed so the plan test EXPLAINs exactly what the page runs)."""
+def _by_date(spec: ListSpec, f: Filters) -> bool:
+    return spec.date_keyset and bool(f.date_from or f.date_to)
+
+
+def keyset_select(spec: ListSpec, f: Filters, user_id: int | None, limit: int, cursor_date=None):
+    """The page query (exposed so the plan test EXPLAINs exactly what the page runs).
+    ``cursor_date`` is the date of the cursor row, for lists paged by (date, id)."""
     model = spec.model
     stmt = select(model)
     if f.status is not None and spec.status_column is not None:
@@ -133,6 +142,14 @@ def keyset_select(spec: ListSpec, f: Filters, user_id: int | None, limit: int):
         stmt = stmt.where(spec.date_column >= _start_of(f.date_from))
     if f.date_to:  # inclusive of the whole 'to' day
         stmt = stmt.where(spec.date_column < _start_of(f.date_to + timedelta(days=1)))
+    if _by_date(spec, f):
+        key = tuple_(spec.date_column, model.id)
+        if f.after is not None:
+            return (stmt.where(key > tuple_(cursor_date, f.after))
+                    .order_by(spec.date_column.asc(), model.id.asc()).limit(limit + 1))
+        if f.before is not None:
+            stmt = stmt.where(key < tuple_(cursor_date, f.before))
+        return stmt.order_by(spec.date_column.desc(), model.id.desc()).limit(limit + 1)
     if f.after is not None:
         return stmt.where(model.id > f.after).order_by(model.id.asc()).limit(limit + 1)
     if f.before is not None:
@@ -146,7 +163,13 @@ def keyset_page(spec: ListSpec, f: Filters, limit: int = PAGE_SIZE) -> Page:
         user_id = user_id_for_email(f.email)
         if user_id is None:
             return Page(rows=[], unknown_email=True)
-    rows = list(db.session.execute(keyset_select(spec, f, user_id, limit)).scalars())
+    cursor_date = None
+    if _by_date(spec, f) and (f.before is not None or f.after is not None):
+        cursor_date = db.session.execute(select(spec.date_column).where(
+            spec.model.id == (f.after if f.after is not None else f.before))).scalar_one_or_none()
+        if cursor_date is None:
+            return Page(rows=[])  # the cursor row is gone; the page offers "start again"
+    rows = list(db.session.execute(keyset_select(spec, f, user_id, limit, cursor_date)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
     if f.after is not None:
@@ -264,6 +287,10 @@ class Dashboard:
     store_available: bool
     store_revenue_30d: dict[str, int]
     subscription_revenue_30d: dict[str, int]
+    store_orders_30d: int = 0
+    flagged_orders: int = 0
+    flagged: list = field(default_factory=list)
+    recent_orders: list = field(default_factory=list)
     mrr_points: list = field(default_factory=list)
     revenue_points: list = field(default_factory=list)
     recent_problems: list = field(default_factory=list)
@@ -275,7 +302,12 @@ def dashboard(default_currency: str) -> Dashboard:
     mrr_now = mrr()
     # Chart the currency that earns most; a single-currency business sees just that.
     currency = max(mrr_now, key=mrr_now.get) if mrr_now else default_currency
-    since = utcnow() - timedelta(days=30)
+    # "Last 30 days" is today and the 29 UTC days before it: whole days, as the store's
+    # revenue is kept per day.
+    since_day = utcnow().date() - timedelta(days=29)
+    since = _start_of(since_day)
+    flagged_count, flagged = store_bridge.flagged_orders()
+    recent = store_bridge.recent_orders()
     event_counts = dict(db.session.execute(
         select(WebhookEvent.status, func.count()).where(WebhookEvent.status.in_(("failed", "retrying")))
         .group_by(WebhookEvent.status)).all())
@@ -291,12 +323,14 @@ def dashboard(default_currency: str) -> Dashboard:
         failed_events=int(event_counts.get("failed", 0)),
         retrying_events=int(event_counts.get("retrying", 0)),
         store_available=store_bridge.AVAILABLE,
-        store_revenue_30d=store_bridge.revenue_since(since),
+        store_revenue_30d=store_bridge.revenue_since(since_day),
         subscription_revenue_30d=invoice_revenue_since(since),
+        store_orders_30d=store_bridge.orders_paid_since(since_day),
+        flagged_orders=flagged_count, flagged=flagged, recent_orders=recent,
         mrr_points=mrr_history(currency),
         revenue_points=revenue_history(currency),
         recent_problems=problems,
-        emails=emails_for(i.user_id for i in problems),
+        emails=emails_for([i.user_id for i in problems] + [o.user_id for o in flagged + recent]),
     )
 
 
@@ -407,8 +441,12 @@ def build_timeline(user, subs, invoices, events, orders, actions) -> list[Entry]
         if refunded:
             detail += f" · {format_money(refunded, o.currency)} refunded"
         pi = getattr(o, "stripe_payment_intent_id", None)
-        out.append(Entry(when, "order", f"Order #{o.id}", detail, "ok" if o.status == "paid" else "muted",
-                         ("payment", pi) if pi else None, link=f"order:{o.id}"))
+        review = getattr(o, "review_reason", None)
+        tone = "bad" if review or o.status == "failed" else ("ok" if o.status == "paid" else "muted")
+        title = f"Order #{o.id}" + (" flagged for review" if review else "")
+        if review:
+            detail += f" · {review}"
+        out.append(Entry(when, "order", title, detail, tone, ("payment", pi) if pi else None, link=f"order:{o.id}"))
     for a in actions:
         out.append(Entry(a.created_at, "action", f"Admin: {a.action.replace('_', ' ')}",
                          f"by {a.admin_email} · {a.outcome}" + (f" · {a.detail}" if a.detail else ""),

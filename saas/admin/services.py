@@ -135,23 +135,80 @@ def resync_user_as(admin: User, user_id: int):
 
 # --- refund (needs the store) -----------------------------------------------------------------
 
+def refundable(order) -> int:
+    return max(0, int(order.total_amount) - int(order.amount_refunded or 0))
+
+
+def refund_refusal(order) -> str | None:
+    """Why this order cannot be refunded at all (None when it can)."""
+    if order.status == "refunded" or (order.status == "paid" and refundable(order) == 0):
+        return f"Order #{order.id} is already refunded in full."
+    if order.status != "paid" or not order.stripe_payment_intent_id:
+        return f"Only paid orders can be refunded; order #{order.id} is {order.status.replace('_', ' ')}."
+    return None
+
+
+def parse_refund_amount(order, raw) -> int | None:
+    """The admin's amount in minor units (None: everything not yet refunded). Raises
+    ActionRefused with the reason for zero, negative, too precise or too large amounts."""
+    from decimal import Decimal, InvalidOperation
+
+    from saas.money import exponent, format_money
+
+    text = (raw or "").strip().replace(",", "")
+    for symbol in ("$", "€", "£", "¥"):
+        text = text.replace(symbol, "")
+    if not text:
+        return None
+    example = format_money(10 ** exponent(order.currency) * 12 + (50 if exponent(order.currency) == 2 else 0),
+                           order.currency)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or len(text) > 20:
+        raise ActionRefused(f"Enter an amount like {example}, or leave it empty to refund the rest.")
+    if value < 0:
+        raise ActionRefused("A refund cannot be negative.")
+    scaled = value * (10 ** exponent(order.currency))
+    if scaled != scaled.to_integral_value():
+        raise ActionRefused(f"{order.currency.upper()} amounts have at most {exponent(order.currency)} decimals.")
+    amount = int(scaled)
+    if amount == 0:
+        raise ActionRefused(f"A refund must be more than {format_money(0, order.currency)}.")
+    remaining = refundable(order)
+    if amount > remaining:
+        raise ActionRefused(f"{format_money(amount, order.currency)} is more than the "
+                            f"{format_money(remaining, order.currency)} that can still be refunded on this order.")
+    return amount
+
+
 def refund_order_as(admin: User, order_id: int, amount: int | None, nonce: str):
     """Refund an order in full (amount None) or in part through the store's service. The
     idempotency key comes from the confirmation form, so a double submit refunds once."""
     if not store_bridge.AVAILABLE:
         raise ActionRefused("The store is not installed.")
+    from saas.money import format_money
+    from saas.store.services import StoreError
+
     order = db.session.get(store_bridge.Order, order_id)
     subject = order.user_id if order else None
+    currency = order.currency if order else None
     db.session.rollback()
 
     def do():
         if order is None:
             raise ActionRefused(f"There is no order #{order_id}.")
-        result = store_bridge.refund(order_id, amount, idempotency_key=f"admin-refund-{order_id}-{nonce}")
-        db.session.commit()
-        what = "in full" if amount is None else f"{amount} minor units"
-        refund_id = result.get("id") if isinstance(result, dict) else getattr(result, "stripe_id", None)
-        return f"refund of order #{order_id} {what} requested" + (f" ({refund_id})" if refund_id else "") + \
-            "; the order updates when Stripe's refund webhook arrives"
+        try:
+            result = store_bridge.refund(order_id, amount, idempotency_key=f"admin-refund-{order_id}-{nonce}")
+        except StoreError as exc:
+            raise ActionRefused(exc.user_message) from exc
+        what = "in full" if amount is None else f"of {format_money(amount, currency)}"
+        refund_id = result.get("id") if isinstance(result, dict) else None
+        refunded = result.get("amount") if isinstance(result, dict) else None
+        if amount is None and isinstance(refunded, int):
+            what += f" ({format_money(refunded, currency)})"
+        return (f"refund {what} of order #{order_id} accepted by Stripe" + (f" ({refund_id})" if refund_id else "")
+                + "; the order updates when Stripe's refund webhook arrives")
 
     return _run(admin, "refund_order", "order", order_id, subject, {"amount": amount}, do)

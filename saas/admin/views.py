@@ -218,9 +218,8 @@ def actions():
 # --- orders: only once the store exists -------------------------------------------------------
 
 if store_bridge.AVAILABLE:
-    from saas.money import format_money, to_minor_units
-
-    ORDERS = queries.ListSpec(store_bridge.Order, store_bridge.Order.created_at, store_bridge.Order.status)
+    ORDERS = queries.ListSpec(store_bridge.Order, store_bridge.Order.created_at, store_bridge.Order.status,
+                              date_keyset=True)
 
     @route("/orders")
     def orders():
@@ -231,28 +230,25 @@ if store_bridge.AVAILABLE:
         order = db.session.get(store_bridge.Order, order_id)
         if order is None:
             abort(404)
-        refundable = int(order.total_amount) - int(order.amount_refunded or 0)
+        refundable = services.refundable(order)
+        refusal = services.refund_refusal(order)
         error = None
         if request.method == "POST" and request.form.get("confirm") == "yes":
-            raw = (request.form.get("amount") or "").strip()
             nonce = (request.form.get("nonce") or "")[:64]
-            amount = None
             try:
-                if raw:
-                    amount = to_minor_units(raw, order.currency)
-                    if amount <= 0 or amount > refundable:
-                        raise ValueError(f"Refund between {format_money(1, order.currency)} and "
-                                         f"{format_money(refundable, order.currency)}, or leave it empty for the rest.")
+                if refusal:
+                    raise services.ActionRefused(refusal)
+                amount = services.parse_refund_amount(order, request.form.get("amount"))
                 if not nonce:
-                    raise ValueError("The form expired; reload it and try again.")
-            except ValueError as exc:
+                    raise services.ActionRefused("The form expired; reload it and try again.")
+            except services.ActionRefused as exc:
                 error = str(exc)
             else:
                 ok, detail = services.refund_order_as(current_user._get_current_object(), order_id, amount, nonce)
                 flash(("Refund requested: " if ok else "Refund failed: ") + detail, "success" if ok else "error")
-                return redirect(url_for("admin.user", user_id=order.user_id) if order.user_id
-                                else url_for("admin.orders"), code=303)
+                return redirect(url_for("admin.user", user_id=order.user_id), code=303)
         elif request.method == "POST":
             error = "Nothing was done: confirm the refund with the button."
         return render_template("admin/refund.html", order=order, refundable=refundable, error=error,
-                               nonce=uuid.uuid4().hex), (422 if error else 200)
+                               refusal=refusal, nonce=uuid.uuid4().hex,
+                               emails=queries.emails_for([order.user_id])), (422 if error else 200)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from saas import stripe_gateway as gateway
 from saas.extensions import db
-from saas.store.models import MAX_QUANTITY, Cart, CartItem, Order, OrderLine, Product
+from saas.store.models import MAX_QUANTITY, Cart, CartItem, Order, OrderLine, Product, StoreRevenueDay
 from saas.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -325,10 +325,34 @@ def order_for_user(order_id: int, user_id: int) -> Order | None:
     return order
 
 
-def orders_for(user_id: int) -> list[Order]:
-    return list(db.session.execute(
-        select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())
-    ).scalars())
+ORDERS_PAGE_SIZE = 20
+
+
+@dataclass
+class OrdersPage:
+    orders: list[Order]
+    older: int | None   # ?before= for the next (older) page
+    newer: int | None   # ?after= for the previous (newer) page
+
+
+def orders_for(user_id: int, *, before: int | None = None, after: int | None = None,
+               limit: int = ORDERS_PAGE_SIZE) -> OrdersPage:
+    """One page of the user's orders, newest first, by keyset on id: each page is a range scan
+    of ix_orders_user_id_id however many orders the customer has and however deep the page."""
+    stmt = select(Order).where(Order.user_id == user_id)
+    if after is not None:
+        rows = list(db.session.execute(
+            stmt.where(Order.id > after).order_by(Order.id.asc()).limit(limit + 1)).scalars())
+        more = len(rows) > limit
+        rows = rows[:limit][::-1]
+        return OrdersPage(rows, older=rows[-1].id if rows else None, newer=rows[0].id if (more and rows) else None)
+    if before is not None:
+        stmt = stmt.where(Order.id < before)
+    rows = list(db.session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OrdersPage(rows, older=rows[-1].id if (more and rows) else None,
+                      newer=rows[0].id if (before is not None and rows) else None)
 
 
 # --- applying Stripe state -----------------------------------------------------------------------
@@ -423,6 +447,7 @@ def mark_paid(order: Order) -> bool:
             db.session.execute(update(Product).where(Product.id == line.product_id)
                                .values(units_sold=Product.units_sold + line.quantity))
     db.session.refresh(order, ["paid_at"])
+    _count_revenue(order, orders=1, paid=order.total_amount)
     log.info("order %s paid and fulfilled (%s %s)", order.id, order.total_amount, order.currency)
     return True
 
@@ -432,10 +457,32 @@ def apply_refunded_amount(order: Order, amount_refunded: int) -> Order:
     event carrying a smaller total is ignored; refunding the whole amount makes it refunded."""
     if order.status not in ("paid", "refunded"):
         return order
-    order.amount_refunded = max(order.amount_refunded or 0, int(amount_refunded or 0))
+    before = order.amount_refunded or 0
+    order.amount_refunded = max(before, int(amount_refunded or 0))
+    if order.amount_refunded > before:
+        _count_revenue(order, refunded=order.amount_refunded - before)
     if order.amount_refunded >= order.total_amount:
         order.status = "refunded"
     return order
+
+
+def _count_revenue(order: Order, *, orders: int = 0, paid: int = 0, refunded: int = 0) -> None:
+    """Add to the order's paid day in store_revenue_days, in the caller's transaction (which
+    holds the order's row lock, so each fulfilment or refund growth is counted once)."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    if order.paid_at is None:
+        return
+    from datetime import timezone
+
+    day = order.paid_at.astimezone(timezone.utc).date()
+    stmt = insert(StoreRevenueDay).values(day=day, currency=order.currency, orders_paid=orders,
+                                          amount_paid=paid, amount_refunded=refunded)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=[StoreRevenueDay.day, StoreRevenueDay.currency],
+        set_={"orders_paid": StoreRevenueDay.orders_paid + orders,
+              "amount_paid": StoreRevenueDay.amount_paid + paid,
+              "amount_refunded": StoreRevenueDay.amount_refunded + refunded}))
 
 
 def refund_order(order_id: int, amount: int | None = None, *, idempotency_key: str) -> dict:

@@ -198,7 +198,16 @@ def pay(order_id):
 @bp.get("/orders")
 @login_required
 def orders():
-    return render_template("store/orders.html", orders=services.orders_for(current_user.id))
+    cursors = {}
+    for key in ("before", "after"):
+        raw = (request.args.get(key) or "").strip()
+        if raw:
+            if not raw.isdigit() or len(raw) > 18:
+                flash("That page link is broken; here are your latest orders.", "error")
+                return redirect(url_for("store.orders"))
+            cursors[key] = int(raw)
+    page = services.orders_for(current_user.id, **cursors)
+    return render_template("store/orders.html", orders=page.orders, page=page, paged=bool(cursors))
 
 
 @bp.get("/orders/<int:order_id>")
