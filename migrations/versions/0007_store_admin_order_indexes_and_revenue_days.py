@@ -1,7 +1,7 @@
 """store admin: order indexes for the admin lists and dashboard, and the daily revenue rollup
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 10:00:00
 
 - ix_orders_created_at_id: the admin orders list filtered by date pages by (created_at, id).
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
