@@ -37,11 +37,11 @@
     var box = document.createElement("div");
     box.className = "sandbox-card";
     Object.assign(box.style, { display: "grid", gridTemplateColumns: "2fr 1fr 1fr", gap: "8px" });
-    [["number", "cardnumber", "cc-number", "1234 1234 1234 1234", "numeric"],
-     ["expiry", "exp-date", "cc-exp", "MM / YY", "numeric"],
-     ["cvc", "cvc", "cc-csc", "CVC", "numeric"]].forEach(function (f) {
+    [["sandbox-card-number", "cardnumber", "cc-number", "1234 1234 1234 1234", "numeric"],
+     ["sandbox-card-expiry", "exp-date", "cc-exp", "MM / YY", "numeric"],
+     ["sandbox-card-cvc", "cvc", "cc-csc", "CVC", "numeric"]].forEach(function (f) {
       var input = document.createElement("input");
-      input.id = "sandbox-card-" + f[0];
+      input.id = f[0];
       input.name = f[1];
       input.autocomplete = f[2];
       input.placeholder = f[3];
