@@ -367,6 +367,45 @@ def lock_order(order_id: int) -> Order | None:
     return db.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
 
 
+class IntentNotForOrder(Exception):
+    """Stripe's Payment Intent is not this order's payment; the reason says why."""
+
+
+def why_intent_is_not_for(order: Order, pi: dict) -> str | None:
+    """None if ``pi`` (as Stripe reports it: retrieved, never an event's payload) pays ``order``.
+
+    The intent whose id we stored is the order's. With none stored (our commit after creating
+    it was lost, or checkout could not reach Stripe), only an intent whose own metadata names the
+    order and whose amount and currency are the order's may be bound: otherwise a signed event
+    could attach any intent, say one for a cent, to any order.
+    """
+    if order.stripe_payment_intent_id:
+        if pi.get("id") == order.stripe_payment_intent_id:
+            return None
+        return f"order {order.id} is paid through {order.stripe_payment_intent_id}, not {pi.get('id')}"
+    if order_id_from_metadata(pi) != order.id:
+        return f"Stripe's payment intent {pi.get('id')} does not name order {order.id} in its metadata"
+    amount, currency = pi.get("amount"), (pi.get("currency") or "").lower()
+    if amount != order.total_amount or currency != order.currency:
+        return (f"Stripe's payment intent {pi.get('id')} names order {order.id} but is for {amount} {currency}; "
+                f"the order is {order.total_amount} {order.currency}")
+    return None
+
+
+def apply_stripe_intent(order: Order, pi: dict) -> Order:
+    """Bind the (locked) order to Stripe's intent ``pi`` if it may be bound, then apply its
+    state. The webhook handlers and the order page's re-read both come through here. Raises
+    IntentNotForOrder, changing nothing, if the intent is not the order's. Does not commit."""
+    reason = why_intent_is_not_for(order, pi)
+    if reason:
+        if pi.get("status") == "succeeded":
+            log.error("succeeded payment intent not applied: %s", reason)
+        raise IntentNotForOrder(reason)
+    if order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = pi["id"]
+    return apply_payment_intent(order, pi)
+
+
 def apply_payment_intent(order: Order, pi: dict) -> Order:
     """Set the (locked) order's status from the Payment Intent's current state. Does not commit:
     the webhook job commits it together with the event's processed mark.
