@@ -8,6 +8,8 @@ by a conditional UPDATE on ``paid_at IS NULL``, so it happens once whatever race
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -33,6 +35,10 @@ class StoreError(Exception):
 
 class RefundNotAllowed(StoreError):
     pass
+
+
+class CartChanged(StoreError):
+    """The cart is not the one the checkout form was made from."""
 
 
 def store_currency() -> str:
@@ -88,8 +94,23 @@ def find_cart(*, user_id: int | None, token: str | None) -> Cart | None:
     return None
 
 
-def _lock_cart(cart_id: int) -> Cart:
-    return db.session.execute(select(Cart).where(Cart.id == cart_id).with_for_update()).scalar_one()
+def _locked_cart(*, user_id: int | None, token: str | None) -> Cart | None:
+    """The owner's cart with its row locked and its items read after the lock was granted.
+
+    Every cart edit takes this lock, so edits of one cart run one after the other and each sees
+    what the previous one committed (an item removed meanwhile is simply not there, rather than
+    an UPDATE that matches no row). ``populate_existing`` matters: a cart loaded earlier in the
+    session would otherwise keep its items as they were before the lock.
+    """
+    if user_id is not None:
+        where = Cart.user_id == user_id
+    elif token:
+        where = (Cart.token == token) & Cart.user_id.is_(None)
+    else:
+        return None
+    return db.session.execute(
+        select(Cart).where(where).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def _get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
@@ -103,7 +124,8 @@ def _get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
     key = "user_id" if user_id is not None else "token"
     db.session.execute(insert(Cart).values(**values).on_conflict_do_nothing(index_elements=[key]))
     column = Cart.user_id if user_id is not None else Cart.token
-    return db.session.execute(select(Cart).where(column == values[key]).with_for_update()).scalar_one()
+    return db.session.execute(select(Cart).where(column == values[key]).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one()
 
 
 def new_cart_token() -> str:
@@ -144,9 +166,10 @@ def _owned_item(cart: Cart | None, item_id: int) -> CartItem:
 
 def set_quantity(*, user_id: int | None, token: str | None, item_id: int, quantity: int) -> None:
     try:
-        cart = find_cart(user_id=user_id, token=token)
+        cart = _locked_cart(user_id=user_id, token=token)
         item = _owned_item(cart, item_id)
         item.quantity = quantity
+        cart.updated_at = utcnow()
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -155,10 +178,11 @@ def set_quantity(*, user_id: int | None, token: str | None, item_id: int, quanti
 
 def remove_item(*, user_id: int | None, token: str | None, item_id: int) -> str:
     try:
-        cart = find_cart(user_id=user_id, token=token)
+        cart = _locked_cart(user_id=user_id, token=token)
         item = _owned_item(cart, item_id)
         name = item.product_name
         cart.items.remove(item)
+        cart.updated_at = utcnow()
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -177,6 +201,22 @@ class CartView:
     @property
     def count(self) -> int:
         return sum(i.quantity for i in self.items)
+
+    @property
+    def checkout_token(self) -> str:
+        """What the checkout form carries: the cart's token plus a fingerprint of the cart as
+        this page shows it, so that checkout can refuse a cart that changed after review."""
+        if self.cart is None:
+            return ""
+        return f"{self.cart.checkout_token}.{cart_fingerprint(self.items, self.currency)}"
+
+
+def cart_fingerprint(items, currency: str) -> str:
+    """A digest of what would be bought: products, quantities and current prices. It is not a
+    secret (checkout prices the order from our own table whatever the form says); it only has
+    to change whenever the cart or a price does."""
+    lines = sorted((i.product_id, i.quantity, i.product.unit_amount if i.product else None) for i in items)
+    return hashlib.sha256(json.dumps([currency, lines]).encode()).hexdigest()[:32]
 
 
 def review_cart(*, user_id: int | None, token: str | None) -> CartView:
@@ -243,20 +283,22 @@ def checkout(user_id: int, checkout_token: str) -> Order:
     """Turn the user's cart into a pending order priced from our own products, then make sure it
     has its Payment Intent.
 
-    The cart row is locked, so two submits of one form run one after the other; the form's
-    ``checkout_token`` becomes the order's (unique), so the second submit finds the first's
-    order instead of creating another. The cart is emptied in the same transaction.
+    The cart row is locked, so two submits of one form run one after the other; the token's
+    first part (the cart's ``checkout_token``) becomes the order's (unique), so the second
+    submit finds the first's order instead of creating another. Its second part fingerprints the
+    cart the shopper reviewed: if anything was added, changed, removed or repriced since, nothing
+    is bought. The cart is emptied in the same transaction.
     """
+    base, _, reviewed = (checkout_token or "").partition(".")
     try:
         existing = db.session.execute(
-            select(Order).where(Order.checkout_token == checkout_token, Order.user_id == user_id)
+            select(Order).where(Order.checkout_token == base, Order.user_id == user_id)
         ).scalar_one_or_none()
         if existing is None:
-            cart = find_cart(user_id=user_id, token=None)
-            cart = _lock_cart(cart.id) if cart is not None else None
+            cart = _locked_cart(user_id=user_id, token=None)
             # Re-check after the lock: a concurrent submit may have just created the order.
             existing = db.session.execute(
-                select(Order).where(Order.checkout_token == checkout_token, Order.user_id == user_id)
+                select(Order).where(Order.checkout_token == base, Order.user_id == user_id)
             ).scalar_one_or_none()
         if existing is not None:
             db.session.commit()
@@ -264,14 +306,15 @@ def checkout(user_id: int, checkout_token: str) -> Order:
         else:
             if cart is None or not cart.items:
                 raise StoreError("Your cart is empty.")
-            if not secrets.compare_digest(cart.checkout_token, checkout_token or ""):
-                raise StoreError("Your cart changed in another window. Please review it and check out again.")
             unsellable = [i.product_name for i in cart.items if not _sellable(i.product)]
             if unsellable:
                 raise StoreError("Some items are no longer available: " + ", ".join(unsellable)
                                  + ". Please review your cart.")
             currency = store_currency()
-            order = Order(user_id=user_id, status="pending", currency=currency, checkout_token=checkout_token,
+            if not (secrets.compare_digest(cart.checkout_token, base)
+                    and secrets.compare_digest(cart_fingerprint(cart.items, currency), reviewed)):
+                raise CartChanged("Your cart changed in another window; please review it and check out again.")
+            order = Order(user_id=user_id, status="pending", currency=currency, checkout_token=base,
                           total_amount=0, amount_refunded=0)
             for item in cart.items:
                 order.lines.append(OrderLine(product_id=item.product_id, product_name=item.product.name,

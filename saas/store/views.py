@@ -98,8 +98,8 @@ def _form_error_page(form):
     """Re-show the page the form came from with the reason, without changing anything."""
     errors = [e for field in form for e in field.errors]
     view = services.review_cart(**_owner())
-    return render_template("store/cart.html", cart=view, errors=errors, checkout_form=CheckoutForm(),
-                           action_form=ActionForm()), 422
+    return render_template("store/cart.html", cart=view, errors=errors,
+                           checkout_form=CheckoutForm(checkout_token=view.checkout_token), action_form=ActionForm()), 422
 
 
 @bp.get("/cart")
@@ -107,7 +107,7 @@ def cart():
     view = services.review_cart(**_owner())
     for name in view.removed:
         flash(f"{name} is no longer available and was removed from your cart.", "warning")
-    form = CheckoutForm(checkout_token=view.cart.checkout_token if view.cart else "")
+    form = CheckoutForm(checkout_token=view.checkout_token)
     return render_template("store/cart.html", cart=view, errors=[], checkout_form=form, action_form=ActionForm())
 
 
