@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -407,7 +408,61 @@ def order_id_from_metadata(obj: dict) -> int | None:
 
 
 def lock_order(order_id: int) -> Order | None:
-    return db.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
+    return db.session.execute(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+# Statuses in which the order is waiting for Stripe to tell us something.
+AWAITING_STRIPE = ("pending", "requires_action")
+
+
+def refresh_order_if_waiting(order_id: int) -> bool:
+    """The fallback for webhooks that do not come: if the order still waits for Stripe, re-read
+    its Payment Intent (at most every STORE_RESYNC_SECONDS per order) and apply it exactly as
+    the webhook handler would, under the same row lock. Returns True if Stripe was asked.
+
+    Like the billing success page, this only speeds things up and can grant nothing the webhook
+    would not: the intent is the one we stored, read from Stripe, through apply_stripe_intent.
+    Raises gateway.BillingError if Stripe cannot be reached (nothing changed then).
+    """
+    order = db.session.get(Order, order_id)
+    if order is None or order.status not in AWAITING_STRIPE or not order.stripe_payment_intent_id:
+        return False
+    pi_id = order.stripe_payment_intent_id
+    db.session.commit()  # no transaction (or lock) held while Stripe answers
+    if not _resync_due(order_id):
+        return False
+    pi = gateway.retrieve_payment_intent(pi_id)
+    try:
+        order = lock_order(order_id)
+        apply_stripe_intent(order, pi)
+        db.session.commit()
+    except IntentNotForOrder as exc:
+        db.session.rollback()
+        log.warning("order %s not refreshed from Stripe: %s", order_id, exc)
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def _resync_due(order_id: int) -> bool:
+    """True at most once per STORE_RESYNC_SECONDS per order, across processes (a Redis key that
+    expires). Without Redis, a per-process clock keeps the limit, only less strictly."""
+    from saas import queue
+
+    interval = max(1, int(current_app.config["STORE_RESYNC_SECONDS"]))
+    try:
+        return bool(queue.redis_conn().set(f"store:order-resync:{order_id}", "1", nx=True, ex=interval))
+    except Exception as exc:  # redis.RedisError, or REDIS_URL unset
+        log.warning("order re-read throttle without Redis (%s); using this process's clock", type(exc).__name__)
+    last = current_app.extensions.setdefault("saas.store.resync", {})
+    now = time.monotonic()
+    if now - last.get(order_id, float("-inf")) < interval:
+        return False
+    last[order_id] = now
+    return True
 
 
 class IntentNotForOrder(Exception):

@@ -201,10 +201,24 @@ def orders():
     return render_template("store/orders.html", orders=services.orders_for(current_user.id))
 
 
+def _refresh_from_stripe(order) -> None:
+    """Webhooks may be late or stopped: re-read a waiting order's intent (throttled; see
+    services.refresh_order_if_waiting). A failure here only means the page shows our status."""
+    try:
+        services.refresh_order_if_waiting(order.id)
+    except gateway.BillingError as exc:
+        db.session.rollback()
+        log.info("order %s not re-read from Stripe: %s", order.id, type(exc).__name__)
+    except Exception:
+        db.session.rollback()
+        log.exception("re-reading order %s from Stripe failed; the webhook will apply it", order.id)
+
+
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id):
     item = _my_order(order_id)
+    _refresh_from_stripe(item)
     # redirect_status comes from the browser, so it only chooses the wording while we wait for
     # Stripe's webhook; the status shown is always ours.
     returned = request.args.get("redirect_status") if request.args.get("redirect_status") in (
@@ -216,6 +230,7 @@ def order(order_id):
 @login_required
 def order_status(order_id):
     item = _my_order(order_id)
+    _refresh_from_stripe(item)
     return {
         "status": item.status,
         "final": item.is_final,
