@@ -3,7 +3,8 @@ payment state to orders (from webhooks), and refunds. Services own the transacti
 
 Locking: an order's row is locked (SELECT ... FOR UPDATE) while Stripe state is applied to it,
 so two workers handling events for one order run one after the other; fulfilment is also guarded
-by a conditional UPDATE on ``paid_at IS NULL``, so it happens once whatever races.
+by a conditional UPDATE on ``paid_at IS NULL``, so it happens once whatever races. Every cart
+edit and checkout locks the cart's row the same way, so two tabs editing one cart take turns.
 """
 
 from __future__ import annotations
