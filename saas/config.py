@@ -82,6 +82,9 @@ def from_env() -> dict:
         "PRO_ALLOW_PROMOTION_CODES": _bool("PRO_ALLOW_PROMOTION_CODES", False),
         "PAST_DUE_GRACE_DAYS": _int("PAST_DUE_GRACE_DAYS", 7),
         "STORE_CURRENCY": os.environ.get("STORE_CURRENCY", "usd").lower(),
+        # While an order waits for its webhook, viewing it re-reads its Payment Intent from
+        # Stripe at most this often (seconds, per order): the fallback when webhooks stop.
+        "STORE_RESYNC_SECONDS": _int("STORE_RESYNC_SECONDS", 5),
         # Jobs
         "JOB_MAX_RETRIES": _int("JOB_MAX_RETRIES", 5),
         # Seconds before each retry of a failed webhook job, comma-separated; the last one

@@ -29,23 +29,29 @@ def _our_order(obj: dict, pi_id: str | None):
     return order
 
 
-def _fresh_intent(pi_id: str, fallback: dict) -> dict:
+def _fresh_intent(pi_id: str) -> dict:
+    # The payload is only a hint. An intent Stripe does not know was never paid, whatever a
+    # (signed) payload says about it: applying the payload would fulfil orders for no money.
     try:
         return gateway.retrieve_payment_intent(pi_id)
     except gateway.ObjectMissing:
-        return fallback
+        raise Ignore(f"Stripe has no payment intent {pi_id}; the event's payload is not applied") from None
+
+
+def _apply(order, pi: dict) -> None:
+    try:
+        services.apply_stripe_intent(order, pi)
+    except services.IntentNotForOrder as exc:
+        raise Ignore(str(exc)) from None
 
 
 @handles("payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.requires_action",
          "payment_intent.canceled", "payment_intent.processing")
 def on_payment_intent(payload: dict, event) -> None:
-    """Mirror the intent's current status onto its order (see services.apply_payment_intent)."""
+    """Mirror the intent's current status onto its order (see services.apply_stripe_intent)."""
     data = _obj(payload)
     order = _our_order(data, data.get("id"))
-    pi = _fresh_intent(data["id"], data)
-    if order.stripe_payment_intent_id is None:
-        order.stripe_payment_intent_id = pi["id"]
-    services.apply_payment_intent(order, pi)
+    _apply(order, _fresh_intent(data["id"]))
     event.user_id = order.user_id
 
 
@@ -61,12 +67,10 @@ def on_charge(payload: dict, event) -> None:
     try:
         charge = gateway.retrieve_charge(data["id"])
     except gateway.ObjectMissing:
-        charge = data
-    pi = _fresh_intent(pi_id, {})
-    if pi:
-        if order.stripe_payment_intent_id is None:
-            order.stripe_payment_intent_id = pi["id"]
-        services.apply_payment_intent(order, pi)
+        raise Ignore(f"Stripe has no charge {data.get('id')}; the event's payload is not applied") from None
+    if charge.get("payment_intent") != pi_id:
+        raise Ignore(f"Stripe says charge {charge.get('id')} belongs to {charge.get('payment_intent')}, not {pi_id}")
+    _apply(order, _fresh_intent(pi_id))
     # Only the intent's latest (successful) charge carries the money; an earlier declined
     # charge has nothing refunded.
     if charge.get("status") == "succeeded":

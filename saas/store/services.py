@@ -3,13 +3,17 @@ payment state to orders (from webhooks), and refunds. Services own the transacti
 
 Locking: an order's row is locked (SELECT ... FOR UPDATE) while Stripe state is applied to it,
 so two workers handling events for one order run one after the other; fulfilment is also guarded
-by a conditional UPDATE on ``paid_at IS NULL``, so it happens once whatever races.
+by a conditional UPDATE on ``paid_at IS NULL``, so it happens once whatever races. Every cart
+edit and checkout locks the cart's row the same way, so two tabs editing one cart take turns.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -33,6 +37,10 @@ class StoreError(Exception):
 
 class RefundNotAllowed(StoreError):
     pass
+
+
+class CartChanged(StoreError):
+    """The cart is not the one the checkout form was made from."""
 
 
 def store_currency() -> str:
@@ -88,8 +96,23 @@ def find_cart(*, user_id: int | None, token: str | None) -> Cart | None:
     return None
 
 
-def _lock_cart(cart_id: int) -> Cart:
-    return db.session.execute(select(Cart).where(Cart.id == cart_id).with_for_update()).scalar_one()
+def _locked_cart(*, user_id: int | None, token: str | None) -> Cart | None:
+    """The owner's cart with its row locked and its items read after the lock was granted.
+
+    Every cart edit takes this lock, so edits of one cart run one after the other and each sees
+    what the previous one committed (an item removed meanwhile is simply not there, rather than
+    an UPDATE that matches no row). ``populate_existing`` matters: a cart loaded earlier in the
+    session would otherwise keep its items as they were before the lock.
+    """
+    if user_id is not None:
+        where = Cart.user_id == user_id
+    elif token:
+        where = (Cart.token == token) & Cart.user_id.is_(None)
+    else:
+        return None
+    return db.session.execute(
+        select(Cart).where(where).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def _get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
@@ -103,7 +126,8 @@ def _get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
     key = "user_id" if user_id is not None else "token"
     db.session.execute(insert(Cart).values(**values).on_conflict_do_nothing(index_elements=[key]))
     column = Cart.user_id if user_id is not None else Cart.token
-    return db.session.execute(select(Cart).where(column == values[key]).with_for_update()).scalar_one()
+    return db.session.execute(select(Cart).where(column == values[key]).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one()
 
 
 def new_cart_token() -> str:
@@ -144,9 +168,10 @@ def _owned_item(cart: Cart | None, item_id: int) -> CartItem:
 
 def set_quantity(*, user_id: int | None, token: str | None, item_id: int, quantity: int) -> None:
     try:
-        cart = find_cart(user_id=user_id, token=token)
+        cart = _locked_cart(user_id=user_id, token=token)
         item = _owned_item(cart, item_id)
         item.quantity = quantity
+        cart.updated_at = utcnow()
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -155,10 +180,11 @@ def set_quantity(*, user_id: int | None, token: str | None, item_id: int, quanti
 
 def remove_item(*, user_id: int | None, token: str | None, item_id: int) -> str:
     try:
-        cart = find_cart(user_id=user_id, token=token)
+        cart = _locked_cart(user_id=user_id, token=token)
         item = _owned_item(cart, item_id)
         name = item.product_name
         cart.items.remove(item)
+        cart.updated_at = utcnow()
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -177,6 +203,22 @@ class CartView:
     @property
     def count(self) -> int:
         return sum(i.quantity for i in self.items)
+
+    @property
+    def checkout_token(self) -> str:
+        """What the checkout form carries: the cart's token plus a fingerprint of the cart as
+        this page shows it, so that checkout can refuse a cart that changed after review."""
+        if self.cart is None:
+            return ""
+        return f"{self.cart.checkout_token}.{cart_fingerprint(self.items, self.currency)}"
+
+
+def cart_fingerprint(items, currency: str) -> str:
+    """A digest of what would be bought: products, quantities and current prices. It is not a
+    secret (checkout prices the order from our own table whatever the form says); it only has
+    to change whenever the cart or a price does."""
+    lines = sorted((i.product_id, i.quantity, i.product.unit_amount if i.product else None) for i in items)
+    return hashlib.sha256(json.dumps([currency, lines]).encode()).hexdigest()[:32]
 
 
 def review_cart(*, user_id: int | None, token: str | None) -> CartView:
@@ -243,20 +285,22 @@ def checkout(user_id: int, checkout_token: str) -> Order:
     """Turn the user's cart into a pending order priced from our own products, then make sure it
     has its Payment Intent.
 
-    The cart row is locked, so two submits of one form run one after the other; the form's
-    ``checkout_token`` becomes the order's (unique), so the second submit finds the first's
-    order instead of creating another. The cart is emptied in the same transaction.
+    The cart row is locked, so two submits of one form run one after the other; the token's
+    first part (the cart's ``checkout_token``) becomes the order's (unique), so the second
+    submit finds the first's order instead of creating another. Its second part fingerprints the
+    cart the shopper reviewed: if anything was added, changed, removed or repriced since, nothing
+    is bought. The cart is emptied in the same transaction.
     """
+    base, _, reviewed = (checkout_token or "").partition(".")
     try:
         existing = db.session.execute(
-            select(Order).where(Order.checkout_token == checkout_token, Order.user_id == user_id)
+            select(Order).where(Order.checkout_token == base, Order.user_id == user_id)
         ).scalar_one_or_none()
         if existing is None:
-            cart = find_cart(user_id=user_id, token=None)
-            cart = _lock_cart(cart.id) if cart is not None else None
+            cart = _locked_cart(user_id=user_id, token=None)
             # Re-check after the lock: a concurrent submit may have just created the order.
             existing = db.session.execute(
-                select(Order).where(Order.checkout_token == checkout_token, Order.user_id == user_id)
+                select(Order).where(Order.checkout_token == base, Order.user_id == user_id)
             ).scalar_one_or_none()
         if existing is not None:
             db.session.commit()
@@ -264,14 +308,15 @@ def checkout(user_id: int, checkout_token: str) -> Order:
         else:
             if cart is None or not cart.items:
                 raise StoreError("Your cart is empty.")
-            if not secrets.compare_digest(cart.checkout_token, checkout_token or ""):
-                raise StoreError("Your cart changed in another window. Please review it and check out again.")
             unsellable = [i.product_name for i in cart.items if not _sellable(i.product)]
             if unsellable:
                 raise StoreError("Some items are no longer available: " + ", ".join(unsellable)
                                  + ". Please review your cart.")
             currency = store_currency()
-            order = Order(user_id=user_id, status="pending", currency=currency, checkout_token=checkout_token,
+            if not (secrets.compare_digest(cart.checkout_token, base)
+                    and secrets.compare_digest(cart_fingerprint(cart.items, currency), reviewed)):
+                raise CartChanged("Your cart changed in another window; please review it and check out again.")
+            order = Order(user_id=user_id, status="pending", currency=currency, checkout_token=base,
                           total_amount=0, amount_refunded=0)
             for item in cart.items:
                 order.lines.append(OrderLine(product_id=item.product_id, product_name=item.product.name,
@@ -388,7 +433,100 @@ def order_id_from_metadata(obj: dict) -> int | None:
 
 
 def lock_order(order_id: int) -> Order | None:
-    return db.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
+    return db.session.execute(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+# Statuses in which the order is waiting for Stripe to tell us something.
+AWAITING_STRIPE = ("pending", "requires_action")
+
+
+def refresh_order_if_waiting(order_id: int) -> bool:
+    """The fallback for webhooks that do not come: if the order still waits for Stripe, re-read
+    its Payment Intent (at most every STORE_RESYNC_SECONDS per order) and apply it exactly as
+    the webhook handler would, under the same row lock. Returns True if Stripe was asked.
+
+    Like the billing success page, this only speeds things up and can grant nothing the webhook
+    would not: the intent is the one we stored, read from Stripe, through apply_stripe_intent.
+    Raises gateway.BillingError if Stripe cannot be reached (nothing changed then).
+    """
+    order = db.session.get(Order, order_id)
+    if order is None or order.status not in AWAITING_STRIPE or not order.stripe_payment_intent_id:
+        return False
+    pi_id = order.stripe_payment_intent_id
+    db.session.commit()  # no transaction (or lock) held while Stripe answers
+    if not _resync_due(order_id):
+        return False
+    pi = gateway.retrieve_payment_intent(pi_id)
+    try:
+        order = lock_order(order_id)
+        apply_stripe_intent(order, pi)
+        db.session.commit()
+    except IntentNotForOrder as exc:
+        db.session.rollback()
+        log.warning("order %s not refreshed from Stripe: %s", order_id, exc)
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def _resync_due(order_id: int) -> bool:
+    """True at most once per STORE_RESYNC_SECONDS per order, across processes (a Redis key that
+    expires). Without Redis, a per-process clock keeps the limit, only less strictly."""
+    from saas import queue
+
+    interval = max(1, int(current_app.config["STORE_RESYNC_SECONDS"]))
+    try:
+        return bool(queue.redis_conn().set(f"store:order-resync:{order_id}", "1", nx=True, ex=interval))
+    except Exception as exc:  # redis.RedisError, or REDIS_URL unset
+        log.warning("order re-read throttle without Redis (%s); using this process's clock", type(exc).__name__)
+    last = current_app.extensions.setdefault("saas.store.resync", {})
+    now = time.monotonic()
+    if now - last.get(order_id, float("-inf")) < interval:
+        return False
+    last[order_id] = now
+    return True
+
+
+class IntentNotForOrder(Exception):
+    """Stripe's Payment Intent is not this order's payment; the reason says why."""
+
+
+def why_intent_is_not_for(order: Order, pi: dict) -> str | None:
+    """None if ``pi`` (as Stripe reports it: retrieved, never an event's payload) pays ``order``.
+
+    The intent whose id we stored is the order's. With none stored (our commit after creating
+    it was lost, or checkout could not reach Stripe), only an intent whose own metadata names the
+    order and whose amount and currency are the order's may be bound: otherwise a signed event
+    could attach any intent, say one for a cent, to any order.
+    """
+    if order.stripe_payment_intent_id:
+        if pi.get("id") == order.stripe_payment_intent_id:
+            return None
+        return f"order {order.id} is paid through {order.stripe_payment_intent_id}, not {pi.get('id')}"
+    if order_id_from_metadata(pi) != order.id:
+        return f"Stripe's payment intent {pi.get('id')} does not name order {order.id} in its metadata"
+    amount, currency = pi.get("amount"), (pi.get("currency") or "").lower()
+    if amount != order.total_amount or currency != order.currency:
+        return (f"Stripe's payment intent {pi.get('id')} names order {order.id} but is for {amount} {currency}; "
+                f"the order is {order.total_amount} {order.currency}")
+    return None
+
+
+def apply_stripe_intent(order: Order, pi: dict) -> Order:
+    """Bind the (locked) order to Stripe's intent ``pi`` if it may be bound, then apply its
+    state. The webhook handlers and the order page's re-read both come through here. Raises
+    IntentNotForOrder, changing nothing, if the intent is not the order's. Does not commit."""
+    reason = why_intent_is_not_for(order, pi)
+    if reason:
+        if pi.get("status") == "succeeded":
+            log.error("succeeded payment intent not applied: %s", reason)
+        raise IntentNotForOrder(reason)
+    if order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = pi["id"]
+    return apply_payment_intent(order, pi)
 
 
 def apply_payment_intent(order: Order, pi: dict) -> Order:

@@ -98,8 +98,8 @@ def _form_error_page(form):
     """Re-show the page the form came from with the reason, without changing anything."""
     errors = [e for field in form for e in field.errors]
     view = services.review_cart(**_owner())
-    return render_template("store/cart.html", cart=view, errors=errors, checkout_form=CheckoutForm(),
-                           action_form=ActionForm()), 422
+    return render_template("store/cart.html", cart=view, errors=errors,
+                           checkout_form=CheckoutForm(checkout_token=view.checkout_token), action_form=ActionForm()), 422
 
 
 @bp.get("/cart")
@@ -107,7 +107,7 @@ def cart():
     view = services.review_cart(**_owner())
     for name in view.removed:
         flash(f"{name} is no longer available and was removed from your cart.", "warning")
-    form = CheckoutForm(checkout_token=view.cart.checkout_token if view.cart else "")
+    form = CheckoutForm(checkout_token=view.checkout_token)
     return render_template("store/cart.html", cart=view, errors=[], checkout_form=form, action_form=ActionForm())
 
 
@@ -210,10 +210,24 @@ def orders():
     return render_template("store/orders.html", orders=page.orders, page=page, paged=bool(cursors))
 
 
+def _refresh_from_stripe(order) -> None:
+    """Webhooks may be late or stopped: re-read a waiting order's intent (throttled; see
+    services.refresh_order_if_waiting). A failure here only means the page shows our status."""
+    try:
+        services.refresh_order_if_waiting(order.id)
+    except gateway.BillingError as exc:
+        db.session.rollback()
+        log.info("order %s not re-read from Stripe: %s", order.id, type(exc).__name__)
+    except Exception:
+        db.session.rollback()
+        log.exception("re-reading order %s from Stripe failed; the webhook will apply it", order.id)
+
+
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id):
     item = _my_order(order_id)
+    _refresh_from_stripe(item)
     # redirect_status comes from the browser, so it only chooses the wording while we wait for
     # Stripe's webhook; the status shown is always ours.
     returned = request.args.get("redirect_status") if request.args.get("redirect_status") in (
@@ -225,6 +239,7 @@ def order(order_id):
 @login_required
 def order_status(order_id):
     item = _my_order(order_id)
+    _refresh_from_stripe(item)
     return {
         "status": item.status,
         "final": item.is_final,
