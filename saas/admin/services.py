@@ -151,9 +151,7 @@ def refund_refusal(order) -> str | None:
 def parse_refund_amount(order, raw) -> int | None:
     """The admin's amount in minor units (None: everything not yet refunded). Raises
     ActionRefused with the reason for zero, negative, too precise or too large amounts."""
-    from decimal import Decimal, InvalidOperation
-
-    from saas.money import exponent, format_money
+    from saas.money import exponent, format_money, to_minor_units
 
     text = (raw or "").strip().replace(",", "")
     for symbol in ("$", "€", "£", "¥"):
@@ -162,18 +160,12 @@ def parse_refund_amount(order, raw) -> int | None:
         return None
     example = format_money(10 ** exponent(order.currency) * 12 + (50 if exponent(order.currency) == 2 else 0),
                            order.currency)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or len(text) > 20:
-        raise ActionRefused(f"Enter an amount like {example}, or leave it empty to refund the rest.")
-    if value < 0:
+    if text.startswith("-"):
         raise ActionRefused("A refund cannot be negative.")
-    scaled = value * (10 ** exponent(order.currency))
-    if scaled != scaled.to_integral_value():
-        raise ActionRefused(f"{order.currency.upper()} amounts have at most {exponent(order.currency)} decimals.")
-    amount = int(scaled)
+    try:
+        amount = to_minor_units(text, order.currency)
+    except ValueError as exc:
+        raise ActionRefused(f"{exc} Enter an amount like {example}, or leave it empty to refund the rest.") from exc
     if amount == 0:
         raise ActionRefused(f"A refund must be more than {format_money(0, order.currency)}.")
     remaining = refundable(order)

@@ -230,7 +230,7 @@ def refund_form(admin, order_id):
     ("0", "A refund must be more than $0.00."),
     ("0.00", "A refund must be more than $0.00."),
     ("-5", "A refund cannot be negative."),
-    ("1.234", "USD amounts have at most 2 decimals."),
+    ("1.234", "has too many decimals for USD."),
     ("ten dollars", "Enter an amount like $12.50, or leave it empty to refund the rest."),
     ("Infinity", "Enter an amount like $12.50"),
     ("NaN", "Enter an amount like $12.50"),
