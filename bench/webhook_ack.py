@@ -121,6 +121,7 @@ def fixed_rate(port: int, rate: float, seconds: float, start: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, the same for both endpoints")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed for the throughput run: apt-get install wrk", file=sys.stderr)
@@ -136,13 +137,13 @@ def main() -> int:
     write_events(events, 2500 * args.seconds, start=0)
 
     bare_port, app_port = _rig.free_port(), _rig.free_port()
-    bare = _rig.gunicorn("bench.bare_app:app", bare_port, env)
+    bare = _rig.gunicorn("bench.bare_app:app", bare_port, env, workers=args.workers)
     try:
         bare_r = wrk(bare_port, args.seconds, lua, events)
     finally:
         _rig.stop(bare)
 
-    app = _rig.gunicorn("wsgi:app", app_port, env)
+    app = _rig.gunicorn("wsgi:app", app_port, env, workers=args.workers)
     try:
         full_r = wrk(app_port, args.seconds, lua, events)
         stored = _count_events(env)
@@ -152,7 +153,8 @@ def main() -> int:
         _rig.stop(app)
 
     ratio = full_r["rps"] / bare_r["rps"]
-    print(f"\nwebhook ack benchmark ({os.cpu_count()} cores; gunicorn 2 sync workers; wrk -t2 -c16 -d{args.seconds}s)")
+    print(f"\nwebhook ack benchmark ({os.cpu_count()} cores; gunicorn {args.workers} sync workers for both; "
+          f"wrk -t2 -c16 -d{args.seconds}s)")
     print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'bare Flask POST':<42}{bare_r['rps']:>9.0f}{bare_r['p50']:>9.2f}{bare_r['p99']:>9.2f}")
     print(f"{'webhook intake (verify+insert+enqueue)':<42}{full_r['rps']:>9.0f}{full_r['p50']:>9.2f}{full_r['p99']:>9.2f}")
