@@ -37,7 +37,7 @@ def stripe_webhook():
         log.warning("webhook rejected: %s (from %s, %d bytes)", exc, request.remote_addr, len(payload))
         return {"error": "invalid signature"}, 400
     try:
-        stored_id = inbox.store_event(event)
+        stored_id = inbox.store_event(event, payload)
     except (OperationalError, SQLAlchemyError):
         # Database down: 503 so Stripe retries; the transaction was rolled back, nothing half-written.
         log.exception("webhook %s not stored: database error", event["id"])
