@@ -113,3 +113,18 @@ def test_refunds(live, amount, final, refunded):
         refund = refund_order(order_id, amount, idempotency_key=f"e2e-refund-{order_id}")
     assert refund["status"] == "succeeded" and refund["amount"] == refunded
     wait_status(live, s, order_id, final, amount_refunded=refunded)
+
+
+def test_abandoned_3ds_can_be_finished_from_the_order_page(live):
+    """A shopper who closes the bank's window is not stuck on a spinner: the order page offers
+    to finish paying, and paying there with a card that needs no challenge completes the order."""
+    s = shopper(live)
+    order_id, pay_url = place_order(live, s)
+    assert pay(live, s, pay_url, "3ds", order_id).json()["status"] == "requires_action"
+    wait_status(live, s, order_id, "requires_action")
+    page = s.get(f"{live.url}/orders/{order_id}").text
+    assert 'id="finish-auth"' in page and f'href="/orders/{order_id}/pay"' in page
+    assert s.get(pay_url).status_code == 200
+    assert pay(live, s, pay_url, "ok", order_id).json()["status"] == "succeeded"
+    wait_status(live, s, order_id, "paid")
+    assert 'id="finish-auth"' not in s.get(f"{live.url}/orders/{order_id}").text
