@@ -60,8 +60,11 @@ def admin_helpers():
     paths = {"customer": "customers", "subscription": "subscriptions", "invoice": "invoices",
              "event": "events", "payment": "payments", "price": "prices"}
 
+    sandbox = bool(current_app.config.get("STRIPE_API_BASE"))
+
     def stripe_url(kind: str, object_id: str | None) -> str | None:
-        if not object_id or kind not in paths:
+        # The offline sandbox's objects are not in any Stripe dashboard: no link rather than a dead one.
+        if not object_id or kind not in paths or sandbox:
             return None
         return f"{root}/{paths[kind]}/{object_id}"
 
