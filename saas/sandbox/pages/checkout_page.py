@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
-from ..engine import checkout_flow
+from ..engine import cards, checkout_flow
 from ..util import format_amount, interval_text
 
 bp = Blueprint("sandbox_checkout", __name__)
@@ -72,6 +72,19 @@ def pay(cs_id):
             checkout_flow.pay_with_bank(store, cs, outcome="succeeded" if action == "bank_success" else "failed",
                                         name=name, email=email)
         else:
+            # Cards that always ask for 3D Secure do so on the hosted page too, as Stripe Checkout
+            # does, before anything is charged: the card fields ride along to the answer.
+            kind, _ = cards.behaviour(cards.clean_number(f.get("cardNumber", "")))
+            if kind == cards.THREE_DS and cards.luhn_ok(cards.clean_number(f.get("cardNumber", ""))):
+                answer = f.get("threeDS")
+                if answer not in ("approve", "fail"):
+                    carried = {k: v for k, v in f.items() if k != "threeDS"}
+                    return render_template("sandbox/checkout_3ds.html", action=f"/c/pay/{cs_id}", carried=carried,
+                                           amount=format_amount(cs["amount_total"] or 0, cs["currency"]))
+                if answer == "fail":
+                    return _view(store, cs, form=f, status=402, error=(
+                        "We are unable to authenticate your payment method. Please choose a different "
+                        "payment method and try again."))
             error = checkout_flow.pay_with_card(store, cs, number=f.get("cardNumber", ""),
                                                 expiry=f.get("cardExpiry", ""), name=name, email=email)
             if error:
