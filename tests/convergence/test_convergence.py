@@ -203,6 +203,10 @@ def test_every_schedule_converges_on_in_order_state(name, drive, ends_pro, min_h
     assert in_order == live
     # Effects announce something once per event at most: never twice for one redelivered event.
     assert all(count == 1 for count in in_order_effects.values()), in_order_effects
+    # Every paid order was fulfilled, and announced so, exactly once.
+    paid_orders = {row[0] for row in live["orders"] if row[7]}
+    fulfilled = [e for e in in_order_effects if " paid and fulfilled " in e]
+    assert len(fulfilled) == len(paid_orders), (fulfilled, live["orders"])
 
     # Events no handler takes are stored and marked ignored wherever they land (the in-order
     # replay above checked that), so the schedules permute the handled ones: they are what can
