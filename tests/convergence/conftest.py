@@ -24,7 +24,10 @@ CARD = {"cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Ada Lovelace"
 GOOD_CARD = "4242424242424242"
 FAILS_CHARGES = "4000000000000341"
 NEEDS_3DS = "4000002760003184"  # off-session charges need the customer to authenticate
+DECLINED = "4000000000000002"
 DAY = 86400
+# What the store journeys buy: (slug, name, unit amount, quantity), in the store currency.
+ORDER_ITEMS = (("mug", "Enamel Mug", 2400, 1), ("stickers", "Sticker Pack", 500, 2))
 
 
 def apply_event(event: dict) -> str | None:
@@ -140,11 +143,70 @@ class Journey:
         self.api("DELETE", f"/v1/subscriptions/{self.subscription_ids[-1]}")
         self.deliver()
 
+    # -- store steps -------------------------------------------------------------------------
+    def place_order(self) -> int:
+        """Fill the cart and check out through the store's services (the Checkout button):
+        a pending order bound to its new Payment Intent."""
+        from saas.extensions import db
+        from saas.store import services
+        from saas.store.models import Product
+
+        currency = services.store_currency()
+        products = [Product(slug=slug, name=name, unit_amount=amount, currency=currency)
+                    for slug, name, amount, _ in ORDER_ITEMS]
+        db.session.add_all(products)
+        db.session.commit()
+        for product, (*_, quantity) in zip(products, ORDER_ITEMS):
+            services.add_to_cart(user_id=self.user_id, token=None, product_id=product.id, quantity=quantity)
+        token = services.review_cart(user_id=self.user_id, token=None).checkout_token
+        order = services.checkout(self.user_id, token)
+        self.order_id, self.payment_intent_id = order.id, order.stripe_payment_intent_id
+        db.session.rollback()
+        self.deliver()
+        return self.order_id
+
+    def pay(self, number: str) -> dict:
+        """Confirm the order's intent the way the payment page's Stripe.js does."""
+        from tests.store.conftest import confirm_like_stripe_js
+
+        secret = self.api("GET", f"/v1/payment_intents/{self.payment_intent_id}")["client_secret"]
+        body = confirm_like_stripe_js(self.sandbox.url, secret, number).json()
+        self.deliver()
+        return body
+
+    def authenticate(self, intent: dict, outcome: str) -> None:
+        """Answer the 3D Secure challenge the intent redirected to ("approve" or "fail")."""
+        challenge = intent["next_action"]["redirect_to_url"]["url"]
+        r = requests.post(challenge, data={"outcome": outcome, "client_secret": intent["client_secret"]},
+                          allow_redirects=False)
+        assert r.status_code in (302, 303), r.text
+        self.deliver()
+
+    def refund(self, amount: int | None) -> dict:
+        """An admin refund through the store's service; the order changes with the webhook."""
+        from saas.store.services import refund_order
+
+        self.refunds = getattr(self, "refunds", 0) + 1
+        refund = refund_order(self.order_id, amount, idempotency_key=f"conv-refund-{self.order_id}-{self.refunds}")
+        assert refund["status"] == "succeeded", refund
+        self.deliver()
+        return refund
+
+    @property
+    def order(self) -> dict:
+        """The order row as live delivery left it."""
+        from saas.extensions import db
+
+        row = db.session.execute(text(
+            "SELECT status, amount_refunded, paid_at IS NOT NULL AS paid, failure_code FROM orders WHERE id = :i"),
+            {"i": self.order_id}).mappings().one()
+        db.session.rollback()
+        return dict(row)
+
 
 # --- the final state the property test compares ---------------------------------------------------
 
 # Each entry: (name, SQL giving the rows; columns chosen to leave out our own ids and clocks).
-# The store adds its tables here (orders, payments, refunds) when it lands.
 STATE_QUERIES: list[tuple[str, str]] = [
     ("subscriptions", """
         SELECT stripe_id, user_id, stripe_customer_id, stripe_price_id, unknown_price, status, quantity,
@@ -157,17 +219,38 @@ STATE_QUERIES: list[tuple[str, str]] = [
                hosted_invoice_url, invoice_pdf, period_start, period_end, stripe_created, paid_at
         FROM invoices ORDER BY stripe_id"""),
     ("users", "SELECT id, email, stripe_customer_id, has_had_trial FROM users ORDER BY id"),
+    # The store: paid_at is our clock, so only whether it is set; the rest is Stripe's word.
+    ("orders", """
+        SELECT id, user_id, status, currency, total_amount, amount_refunded, stripe_payment_intent_id,
+               paid_at IS NOT NULL AS paid, failure_code, failure_message, review_reason
+        FROM orders ORDER BY id"""),
+    ("order_lines", "SELECT order_id, product_id, product_name, unit_amount, quantity FROM order_lines ORDER BY id"),
+    # Fulfilment: units counted once per paid line, whatever was redelivered.
+    ("products", "SELECT slug, units_sold FROM products ORDER BY slug"),
+    # The revenue rollup, on the day its order was paid (the day itself is our clock too).
+    ("store_revenue_days", """
+        SELECT d.currency, d.orders_paid, d.amount_paid, d.amount_refunded,
+               EXISTS (SELECT 1 FROM orders o WHERE (o.paid_at AT TIME ZONE 'UTC')::date = d.day) AS on_paid_day
+        FROM store_revenue_days d ORDER BY d.day, d.currency"""),
     # Every stored event applied (or ignored) exactly once, and credited to the same user.
     ("events", "SELECT stripe_id, type, status, attempts, user_id FROM webhook_events ORDER BY stripe_id"),
 ]
 
-# Rows a replay writes; the users (and their Stripe customers) stay, so a reset is cheap.
+# Rows a replay writes; the users (and their Stripe customers) stay, so a reset is cheap. Orders
+# and their lines come from checkout, not from webhooks: they stay too, back as checkout left them
+# (pending, bound to their intent), and fulfilment is undone with them.
 RESET_SQL = [
     "DELETE FROM webhook_events",
     "DELETE FROM invoices",
     "DELETE FROM subscriptions",
     "UPDATE users SET has_had_trial = false",
+    "DELETE FROM store_revenue_days",
+    "UPDATE products SET units_sold = 0 WHERE units_sold <> 0",
+    """UPDATE orders SET status = 'pending', amount_refunded = 0, paid_at = NULL, failure_code = NULL,
+                      failure_message = NULL, review_reason = NULL""",
 ]
+# One round trip for the whole reset: a schedule is a few milliseconds, so its reset counts.
+_RESET_BATCH = ";\n".join(RESET_SQL)
 
 
 def snapshot() -> dict:
@@ -185,30 +268,46 @@ def snapshot() -> dict:
 def reset_replayed_rows() -> None:
     from saas.extensions import db
 
-    for sql in RESET_SQL:
-        db.session.execute(text(sql))
+    db.session.execute(text(_RESET_BATCH))
     db.session.commit()
     db.session.expire_all()
 
 
-class EffectLog(logging.Handler):
-    """Collects the user-facing effects the handlers announce (dunning notices)."""
+class EffectLog:
+    """Collects the effects the handlers announce: dunning notices, and the store's fulfilments
+    (and any order it refuses to mark paid)."""
+
+    # logger -> the lowest level that is an effect there
+    LOGGERS = {"saas.dunning": logging.WARNING, "saas.store.services": logging.INFO}
 
     def __init__(self):
-        super().__init__(level=logging.WARNING)
         self.effects: list[str] = []
 
+
+class _Collect(logging.Handler):
+    def __init__(self, log: EffectLog, level: int):
+        super().__init__(level=level)
+        self.log = log
+
     def emit(self, record):
-        self.effects.append(record.getMessage())
+        self.log.effects.append(record.getMessage())
 
 
 @pytest.fixture
 def effects():
-    handler = EffectLog()
-    logger = logging.getLogger("saas.dunning")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    log = EffectLog()
+    installed = []
+    for name, level in EffectLog.LOGGERS.items():
+        logger = logging.getLogger(name)
+        handler = _Collect(log, level)
+        installed.append((logger, handler, logger.level))
+        logger.addHandler(handler)
+        if logger.getEffectiveLevel() > level:  # LOG_LEVEL=WARNING in tests would drop the INFO ones
+            logger.setLevel(level)
+    yield log
+    for logger, handler, level in installed:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -241,12 +340,41 @@ class InProcessSandbox(stripe.HTTPClient):
     def __init__(self, sandbox_app):
         super().__init__()
         self.client = sandbox_app.test_client()
+        self.frozen: dict | None = None
+
+    def _send(self, method, path, headers, post_data):
+        r = self.client.open(path, method=method, headers=dict(headers or {}), data=post_data)
+        return r.get_data(), r.status_code, dict(r.headers)
 
     def request(self, method, url, headers, post_data=None):
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        r = self.client.open(path, method=method.upper(), headers=dict(headers or {}), data=post_data)
-        return r.get_data(), r.status_code, dict(r.headers)
+        method = method.upper()
+        if self.frozen is None:
+            return self._send(method, path, headers, post_data)
+        # A replay must only read Stripe: a write would move the state every answer relies on.
+        assert method == "GET", f"a replay wrote to Stripe: {method} {path}"
+        if path not in self.frozen:
+            self.frozen[path] = (dict(headers or {}), *self._send(method, path, headers, post_data))
+        _, body, status, response_headers = self.frozen[path]
+        return body, status, dict(response_headers)
+
+    def freeze(self) -> None:
+        """The journey is over and Stripe's state stands still: from now on each distinct GET is
+        answered by the sandbox once and then from memory. Thousands of schedules re-read the
+        same dozen objects; the stripe library still parses every answer as it would. Only
+        reads are allowed while frozen, and ``thaw`` proves nothing moved."""
+        self.frozen = {}
+
+    def thaw(self) -> int:
+        """Stop answering from memory, after checking that the sandbox still gives every
+        remembered answer byte for byte (so the replays saw exactly what it would have said).
+        Returns how many distinct reads were remembered."""
+        remembered, self.frozen = self.frozen or {}, None
+        for path, (headers, body, status, _) in remembered.items():
+            now_body, now_status, _ = self._send("GET", path, headers, None)
+            assert (now_status, now_body) == (status, body), f"Stripe's answer to GET {path} changed during the replays"
+        return len(remembered)
 
     def close(self):
         pass
