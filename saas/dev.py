@@ -202,6 +202,10 @@ def test(args: list[str]) -> int:
     from saas.devservices import ensure_services
 
     ensure_services(say=say)
+    if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+        # Both cores: the convergence property test alone is minutes of CPU. Each pytest-xdist
+        # worker gets a database and a Redis database of its own (tests/conftest.py).
+        args = ["-n", str(min(2, os.cpu_count() or 1)), *args]
     return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
 
 

@@ -35,12 +35,19 @@ def _test_database_url() -> str:
         url = url.set(drivername="postgresql+psycopg2")
     # A database of the run's own (SAAS_TEST_DB), so that runs side by side do not collide.
     name = os.environ.get("SAAS_TEST_DB", "saas_pytest")
+    # Under pytest-xdist each worker process gets a database of its own too.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        name = f"{name}_{worker}"
     return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _redis_test_url() -> str:
     base = os.environ["REDIS_URL"]
-    db = os.environ.get("TEST_REDIS_DB", "13")
+    db = int(os.environ.get("TEST_REDIS_DB", "13"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):  # and a Redis database of its own, counting down from TEST_REDIS_DB
+        db = (db - int(worker[2:])) % 16
     if base.startswith("unix://"):
         return base.split("?")[0] + f"?db={db}"
     head = base.rsplit("/", 1)[0] if re.search(r"/\d+$", base) else base.rstrip("/")
