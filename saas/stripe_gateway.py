@@ -132,6 +132,18 @@ def _call(fn, *args, **kwargs) -> dict:
     return to_plain(result)
 
 
+def _get_json(collection: str, object_id: str, **params) -> dict:
+    """GET one object as Stripe's JSON, parsed into plain dicts: the same request, errors and
+    retries as the typed call, without building the StripeObject tree that would be turned
+    straight back into dicts. Webhook handlers re-read objects this way on every event."""
+    from urllib.parse import quote
+
+    if not isinstance(object_id, str) or not object_id:
+        raise ObjectMissing(f"no object id given for {collection}", code="resource_missing")
+    response = _call(_client().raw_request, "get", collection + quote(object_id, safe=""), **params)
+    return response.data
+
+
 def to_plain(obj: Any) -> Any:
     """Stripe objects (>= v15 they are not dicts) to plain JSON-able dicts and lists."""
     if obj is None:
@@ -211,11 +223,11 @@ def expire_checkout_session(session_id: str) -> dict:
 
 
 def retrieve_checkout_session(session_id: str) -> dict:
-    return _call(_client().v1.checkout.sessions.retrieve, session_id)
+    return _get_json("/v1/checkout/sessions/", session_id)
 
 
 def retrieve_subscription(subscription_id: str) -> dict:
-    return _call(_client().v1.subscriptions.retrieve, subscription_id)
+    return _get_json("/v1/subscriptions/", subscription_id)
 
 
 def list_subscriptions(customer_id: str) -> list[dict]:
@@ -225,7 +237,7 @@ def list_subscriptions(customer_id: str) -> list[dict]:
 
 
 def retrieve_invoice(invoice_id: str) -> dict:
-    return _call(_client().v1.invoices.retrieve, invoice_id)
+    return _get_json("/v1/invoices/", invoice_id)
 
 
 def list_invoices(customer_id: str) -> list[dict]:
@@ -253,8 +265,7 @@ def create_payment_intent(*, amount: int, currency: str, customer_id: str | None
 
 
 def retrieve_payment_intent(payment_intent_id: str) -> dict:
-    return _call(_client().v1.payment_intents.retrieve, payment_intent_id,
-                 params={"expand": ["latest_charge"]})
+    return _get_json("/v1/payment_intents/", payment_intent_id, expand=["latest_charge"])
 
 
 def list_payment_intents(customer_id: str) -> list[dict]:
@@ -277,7 +288,7 @@ def create_refund(*, payment_intent_id: str, amount: int | None, idempotency_key
 
 
 def retrieve_charge(charge_id: str) -> dict:
-    return _call(_client().v1.charges.retrieve, charge_id)
+    return _get_json("/v1/charges/", charge_id)
 
 
 def retrieve_event(event_id: str) -> dict:
