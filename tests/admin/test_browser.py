@@ -63,7 +63,7 @@ def test_dashboard_charts_render_in_chromium(live, browser_page):
     page.click("button[type=submit]")
     page.wait_for_load_state()
     page.goto(live.url + "/admin")
-    assert page.title().startswith("Admin · Dashboard")
+    assert page.title() == "Admin · Dashboard · saas"
     page.screenshot(path=str(shot), full_page=True)
     for chart in ("#chart-mrr", "#chart-revenue", "#chart-status"):
         box = page.locator(chart).bounding_box()

@@ -29,6 +29,8 @@ def test_dashboard_figures(app, make_client):
         db.session.commit()
     c, _ = login(make_client, ADMIN_EMAIL)
     html = c.get("/admin").get_data(as_text=True)
+    # The whole title, nothing of the page spilled into it.
+    assert "<title>Admin · Dashboard · saas</title>" in html
     stat = lambda name: re.sub(r"\s+", " ", re.search(rf'id="stat-{name}">(.*?)</div>', html, re.S).group(1)).strip()
     assert stat("mrr") == "$34.00"           # 12 + 12 (past_due) + 120/12
     assert stat("active") == "4"             # active 3 (incl. unknown price) + trialing 1
