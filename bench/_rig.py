@@ -42,17 +42,9 @@ def bench_env(**extra) -> dict:
 
 
 def reset_database(env: dict) -> None:
-    import psycopg2
-    from sqlalchemy.engine import make_url
+    from saas.devservices import recreate_database
 
-    url = make_url(env["DATABASE_URL"])
-    admin = psycopg2.connect(url.set(database="postgres").render_as_string(hide_password=False))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (url.database,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
-        cur.execute(f'CREATE DATABASE "{url.database}"')
-    admin.close()
+    recreate_database(env["DATABASE_URL"])
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env=env, cwd=ROOT,
                    check=True, capture_output=True)
     flush_redis(env)

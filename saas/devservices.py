@@ -41,3 +41,23 @@ def ensure_services(environ=os.environ, *, say=print) -> None:
     if not environ.get("REDIS_URL"):
         environ["REDIS_URL"] = embedded_redis()
         say(f"REDIS_URL unset: started an embedded Redis ({INSTANCE / 'redis.db'})")
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database ``url`` names (ending any sessions on it): the tests and
+    the benchmarks each start from an empty database of their own."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = psycopg2.connect(parsed.set(drivername="postgresql", database="postgres")
+                             .render_as_string(hide_password=False))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                        (parsed.database,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
+            cur.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        admin.close()

@@ -56,18 +56,10 @@ def _redis_test_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url():
-    import psycopg2
+    from saas.devservices import recreate_database
 
     url = _test_database_url()
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres")
-    conn = psycopg2.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (parsed.database,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
-        cur.execute(f'CREATE DATABASE "{parsed.database}"')
-    conn.close()
+    recreate_database(url)
     # The schema comes from the real migrations, so they are tested on every run.
     from flask_migrate import upgrade
 

@@ -23,9 +23,8 @@ _models = _load()
 AVAILABLE = _models is not None
 Order = getattr(_models, "Order", None)
 
-# Order statuses the list filter offers; read from the store when it declares them.
-ORDER_STATUSES: tuple[str, ...] = tuple(getattr(_models, "ORDER_STATUSES", ())) or (
-    "pending", "paid", "failed", "canceled", "refunded", "partially_refunded")
+# Order statuses the list filter offers: the store's own list (no guessed copy to drift).
+ORDER_STATUSES: tuple[str, ...] = tuple(getattr(_models, "ORDER_STATUSES", ()))
 
 
 RevenueDay = getattr(_models, "StoreRevenueDay", None)

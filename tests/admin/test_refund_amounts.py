@@ -7,19 +7,10 @@ import re
 
 import pytest
 
+from tests.store.conftest import order_row
 from tests.conftest import csrf_from, post_event
 from tests.store.conftest import (CARDS, add, checkout, client_secret, confirm_like_stripe_js, products,  # noqa: F401
                                   sandbox_events)
-
-
-def _order(app, order_id):
-    from saas.extensions import db
-    from saas.store.models import Order
-
-    with app.app_context():
-        o = db.session.get(Order, order_id)
-        db.session.expunge(o)
-        return o
 
 
 @pytest.fixture
@@ -29,10 +20,10 @@ def paid_order(app, client, auth, sandbox, drain, products):  # noqa: F811
     order_id = int(checkout(client).headers["Location"].split("/")[-2])
     secret = client_secret(client.get(f"/orders/{order_id}/pay").get_data(as_text=True))
     assert confirm_like_stripe_js(sandbox.url, secret, CARDS["ok"]).json()["status"] == "succeeded"
-    for ev in sandbox_events(app, _order(app, order_id).stripe_payment_intent_id):
+    for ev in sandbox_events(app, order_row(app, order_id).stripe_payment_intent_id):
         assert post_event(client, ev).status_code == 200
     drain()
-    assert _order(app, order_id).status == "paid"
+    assert order_row(app, order_id).status == "paid"
     return order_id
 
 
@@ -50,6 +41,6 @@ def test_refund_with_non_finite_or_absurd_amount_is_a_form_error(app, sandbox, p
     from saas import stripe_gateway as gateway
 
     with app.app_context():
-        pi = gateway.retrieve_payment_intent(_order(app, paid_order).stripe_payment_intent_id)
+        pi = gateway.retrieve_payment_intent(order_row(app, paid_order).stripe_payment_intent_id)
     assert pi["latest_charge"]["amount_refunded"] == 0
-    assert _order(app, paid_order).amount_refunded == 0
+    assert order_row(app, paid_order).amount_refunded == 0

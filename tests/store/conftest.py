@@ -89,3 +89,25 @@ def sandbox_events(app, pi_id: str | None = None, types=None) -> list[dict]:
         events = [e for e in events if e["data"]["object"]["id"] == pi_id
                   or e["data"]["object"].get("payment_intent") == pi_id]
     return events
+
+
+def order_row(app, order_id):
+    """The order as stored now, detached from any session (for assertions)."""
+    from saas.extensions import db
+    from saas.store.models import Order
+
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        db.session.expunge(order)
+        return order
+
+
+def units_sold(app) -> dict[str, int]:
+    """Units sold per product slug: fulfilment counts, to prove it happened once."""
+    from sqlalchemy import select
+
+    from saas.extensions import db
+    from saas.store.models import Product
+
+    with app.app_context():
+        return {p.slug: p.units_sold for p in db.session.execute(select(Product)).scalars()}

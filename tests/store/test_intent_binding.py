@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
+from tests.store.conftest import order_row, units_sold
 from tests.billing.conftest import event
 from tests.conftest import post_event
 from tests.store.conftest import CARDS, add, checkout, confirm_like_stripe_js, sandbox_events
@@ -30,16 +31,6 @@ def stripe_down(app):
         app.config["STRIPE_API_BASE"] = base
 
 
-def _order(app, order_id):
-    from saas.extensions import db
-    from saas.store.models import Order
-
-    with app.app_context():
-        o = db.session.get(Order, order_id)
-        db.session.expunge(o)
-        return o
-
-
 def _events(app):
     from saas.extensions import db
     from saas.webhooks.models import WebhookEvent
@@ -50,11 +41,7 @@ def _events(app):
 
 
 def _units_sold(app):
-    from saas.extensions import db
-    from saas.store.models import Product
-
-    with app.app_context():
-        return sum(p.units_sold for p in db.session.execute(select(Product)).scalars())
+    return sum(units_sold(app).values())
 
 
 @pytest.fixture
@@ -88,7 +75,7 @@ def _pay_at_stripe(app, sandbox, pi):
 
 
 def test_signed_success_for_an_intent_stripe_does_not_know_is_ignored(app, client, drain, order_without_intent):
-    order = _order(app, order_without_intent)
+    order = order_row(app, order_without_intent)
     ghost = {"id": "pi_ghost", "object": "payment_intent", "status": "succeeded", "amount": order.total_amount,
              "amount_received": order.total_amount, "currency": "usd", "latest_charge": "ch_ghost",
              "metadata": {"order_id": str(order.id)}}
@@ -97,7 +84,7 @@ def test_signed_success_for_an_intent_stripe_does_not_know_is_ignored(app, clien
               "amount": order.total_amount, "amount_refunded": 0, "metadata": {"order_id": str(order.id)}}
     assert post_event(client, event("charge.succeeded", charge)).status_code == 200
     drain()
-    after = _order(app, order.id)
+    after = order_row(app, order.id)
     assert (after.status, after.paid_at, after.stripe_payment_intent_id) == ("pending", None, None)
     assert _units_sold(app) == 0
     rows = _events(app)
@@ -111,7 +98,7 @@ def test_unstored_intent_naming_the_order_for_another_amount_is_not_bound(app, c
     for ev in _pay_at_stripe(app, sandbox, pi):
         assert post_event(client, ev).status_code == 200
     drain()
-    after = _order(app, order_without_intent)
+    after = order_row(app, order_without_intent)
     assert (after.status, after.paid_at, after.stripe_payment_intent_id) == ("pending", None, None)
     assert _units_sold(app) == 0
     assert {r.status for r in _events(app)} == {"ignored"}
@@ -121,14 +108,14 @@ def test_unstored_intent_naming_the_order_for_another_amount_is_not_bound(app, c
 def test_payload_metadata_is_not_trusted_stripes_is(app, client, sandbox, drain, order_without_intent):
     """A real, paid intent for the right amount that does not name the order at Stripe: an event
     whose payload claims it does binds nothing."""
-    total = _order(app, order_without_intent).total_amount
+    total = order_row(app, order_without_intent).total_amount
     pi = _intent_at_stripe(app, amount=total, metadata={}, key="someone-elses")
     [succeeded] = [e for e in _pay_at_stripe(app, sandbox, pi) if e["type"] == "payment_intent.succeeded"]
     succeeded["id"] = "evt_claimed"
     succeeded["data"]["object"]["metadata"] = {"order_id": str(order_without_intent)}
     assert post_event(client, succeeded).status_code == 200
     drain()
-    after = _order(app, order_without_intent)
+    after = order_row(app, order_without_intent)
     assert (after.status, after.stripe_payment_intent_id) == ("pending", None)
     [row] = _events(app)
     assert row.status == "ignored" and "does not name order" in row.last_error
@@ -137,14 +124,14 @@ def test_payload_metadata_is_not_trusted_stripes_is(app, client, sandbox, drain,
 def test_intent_stripe_confirms_for_the_order_binds_and_pays_once(app, client, sandbox, drain, order_without_intent):
     """The crash the metadata binding exists for: Stripe created the order's intent but our commit
     was lost. Stripe's intent names the order and is for its amount, so its success pays it."""
-    order = _order(app, order_without_intent)
+    order = order_row(app, order_without_intent)
     pi = _intent_at_stripe(app, amount=order.total_amount, metadata={"order_id": str(order.id)},
                            key=f"store-order-{order.id}-payment-intent")
     events = _pay_at_stripe(app, sandbox, pi)
     for ev in events + events:
         assert post_event(client, ev).status_code == 200
     drain()
-    after = _order(app, order.id)
+    after = order_row(app, order.id)
     assert (after.status, after.stripe_payment_intent_id) == ("paid", pi["id"]) and after.paid_at is not None
     assert _units_sold(app) == 1
     assert {r.type: r.status for r in _events(app)} == {"payment_intent.created": "ignored",  # no handler

@@ -14,27 +14,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from tests.store.conftest import order_row, units_sold
 from tests.conftest import post_event, wait_for
 from tests.store.conftest import CARDS, add, checkout, client_secret, confirm_like_stripe_js, sandbox_events
 from tests.store.test_intent_binding import stripe_down
-
-
-def _order(app, order_id):
-    from saas.extensions import db
-    from saas.store.models import Order
-
-    with app.app_context():
-        o = db.session.get(Order, order_id)
-        db.session.expunge(o)
-        return o
-
-
-def _units_sold(app):
-    from saas.extensions import db
-    from saas.store.models import Product
-
-    with app.app_context():
-        return {p.slug: p.units_sold for p in db.session.execute(select(Product)).scalars()}
 
 
 @pytest.fixture
@@ -58,23 +41,23 @@ def _status(client, order_id):
 
 def test_paid_without_a_webhook_when_the_status_is_polled_and_fulfilled_once(app, client, sandbox, drain, order_id):
     assert _pay(app, sandbox, client, order_id, "ok")["status"] == "succeeded"
-    assert _order(app, order_id).status == "pending"  # no webhook came
+    assert order_row(app, order_id).status == "pending"  # no webhook came
     st = _status(client, order_id)
     assert (st["status"], st["final"]) == ("paid", True)
-    order = _order(app, order_id)
-    assert order.paid_at is not None and _units_sold(app)["mug"] == 2
+    order = order_row(app, order_id)
+    assert order.paid_at is not None and units_sold(app)["mug"] == 2
     # The webhooks arrive after all: nothing more happens.
     for event in sandbox_events(app, order.stripe_payment_intent_id):
         assert post_event(client, event).status_code == 200
     drain()
-    assert _order(app, order_id).status == "paid" and _units_sold(app)["mug"] == 2
+    assert order_row(app, order_id).status == "paid" and units_sold(app)["mug"] == 2
 
 
 def test_the_order_page_itself_refreshes_too(app, client, sandbox, order_id):
     _pay(app, sandbox, client, order_id, "ok")
     html = client.get(f"/orders/{order_id}?redirect_status=succeeded").get_data(as_text=True)
     assert 'data-status="paid"' in html and 'class="flash flash-success" >Thank you!' in html
-    assert _order(app, order_id).status == "paid"
+    assert order_row(app, order_id).status == "paid"
 
 
 def test_decline_and_3ds_are_read_back_too(app, client, sandbox, order_id):
@@ -115,7 +98,7 @@ def test_stripe_unreachable_shows_our_status(app, client, sandbox, order_id):
         st = _status(client, order_id)
     assert r.status_code == 200 and "Confirming your payment" in r.get_data(as_text=True)
     assert st["status"] == "pending"
-    assert _order(app, order_id).status == "pending"
+    assert order_row(app, order_id).status == "pending"
 
 
 def test_orders_not_waiting_are_not_re_read(app, client, sandbox, drain, order_id):
@@ -123,11 +106,11 @@ def test_orders_not_waiting_are_not_re_read(app, client, sandbox, drain, order_i
     as a failed re-read and the order is untouched)."""
     _pay(app, sandbox, client, order_id, "ok")
     assert _status(client, order_id)["status"] == "paid"
-    before = _order(app, order_id)
+    before = order_row(app, order_id)
     with stripe_down(app):
         from saas.store import services
 
         with app.app_context():
             assert services.refresh_order_if_waiting(order_id) is False
-    after = _order(app, order_id)
+    after = order_row(app, order_id)
     assert (after.status, after.paid_at, after.updated_at) == ("paid", before.paid_at, before.updated_at)

@@ -13,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from tests.store.conftest import order_row, units_sold
 from tests.conftest import post_event
 from tests.store.conftest import CARDS, add, checkout, client_secret, confirm_like_stripe_js, sandbox_events
 
@@ -30,24 +31,6 @@ def _secret(client, order_id):
     return client_secret(client.get(f"/orders/{order_id}/pay").get_data(as_text=True))
 
 
-def _order(app, order_id):
-    from saas.extensions import db
-    from saas.store.models import Order
-
-    with app.app_context():
-        o = db.session.get(Order, order_id)
-        db.session.expunge(o)
-        return o
-
-
-def _units_sold(app):
-    from saas.extensions import db
-    from saas.store.models import Product
-
-    with app.app_context():
-        return {p.slug: p.units_sold for p in db.session.execute(select(Product)).scalars()}
-
-
 def _deliver(client, drain, events):
     for event in events:
         assert post_event(client, event).status_code == 200
@@ -59,7 +42,7 @@ def _pay(sandbox, client, order_id, card):
 
 
 def _pi_id(app, order_id):
-    return _order(app, order_id).stripe_payment_intent_id
+    return order_row(app, order_id).stripe_payment_intent_id
 
 
 def test_success_marks_paid_and_fulfils_once(app, client, sandbox, drain, order_id):
@@ -67,9 +50,9 @@ def test_success_marks_paid_and_fulfils_once(app, client, sandbox, drain, order_
     events = sandbox_events(app, _pi_id(app, order_id))
     assert [e["type"] for e in events] == ["payment_intent.created", "payment_intent.succeeded", "charge.succeeded"]
     _deliver(client, drain, events)
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "paid" and order.paid_at is not None and order.failure_message is None
-    assert _units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
+    assert units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
     assert client.get(f"/orders/{order_id}/status.json").json["status"] == "paid"
     assert "Thank you! Your payment is confirmed." in client.get(f"/orders/{order_id}").get_data(as_text=True)
 
@@ -78,16 +61,16 @@ def test_same_success_delivered_twice_pays_once(app, client, sandbox, drain, ord
     _pay(sandbox, client, order_id, "ok")
     [succeeded] = sandbox_events(app, _pi_id(app, order_id), types={"payment_intent.succeeded"})
     _deliver(client, drain, [succeeded])
-    paid_at = _order(app, order_id).paid_at
+    paid_at = order_row(app, order_id).paid_at
     # The very same event again (deduplicated at intake) and a copy under a new event id
     # (as if Stripe had sent two events for it): neither fulfils again.
     again = copy.deepcopy(succeeded)
     again["id"] = succeeded["id"] + "_copy"
     assert post_event(client, succeeded).json == {"received": True, "duplicate": True}
     _deliver(client, drain, [again])
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "paid" and order.paid_at == paid_at
-    assert _units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
+    assert units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
 
 
 def test_stale_failure_after_success_keeps_paid(app, client, sandbox, drain, order_id):
@@ -98,16 +81,16 @@ def test_stale_failure_after_success_keeps_paid(app, client, sandbox, drain, ord
     [succeeded] = sandbox_events(app, pi_id, types={"payment_intent.succeeded"})
     _deliver(client, drain, [succeeded])
     _deliver(client, drain, [failed])
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "paid" and order.failure_message is None
-    assert _units_sold(app)["mug"] == 2
+    assert units_sold(app)["mug"] == 2
 
 
 def test_decline_then_late_success_makes_it_paid(app, client, sandbox, drain, order_id):
     _pay(sandbox, client, order_id, "insufficient")
     pi_id = _pi_id(app, order_id)
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.payment_failed"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "failed"
     assert order.failure_message == "Your card has insufficient funds. Try another card."
     page = client.get(f"/orders/{order_id}").get_data(as_text=True)
@@ -115,7 +98,7 @@ def test_decline_then_late_success_makes_it_paid(app, client, sandbox, drain, or
     # Pay again with another card: same intent, same order.
     assert _pay(sandbox, client, order_id, "ok").json()["id"] == pi_id
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.succeeded"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "paid" and order.failure_message is None
 
 
@@ -124,12 +107,12 @@ def test_3ds_requires_action_then_authentication_failure(app, client, sandbox, d
     assert body["status"] == "requires_action"
     pi_id = _pi_id(app, order_id)
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.requires_action"}))
-    assert _order(app, order_id).status == "requires_action"
+    assert order_row(app, order_id).status == "requires_action"
     url = body["next_action"]["redirect_to_url"]["url"]
     r = requests.post(url, data={"outcome": "fail", "client_secret": body["client_secret"]}, allow_redirects=False)
     assert r.status_code == 303 and "redirect_status=failed" in r.headers["Location"]
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.payment_failed"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "failed" and "authentication failed" in order.failure_message
 
 
@@ -140,7 +123,7 @@ def test_cancelled_intent_cancels_order(app, client, sandbox, drain, order_id):
     with app.app_context():
         gateway.cancel_payment_intent(pi_id)
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.canceled"}))
-    assert _order(app, order_id).status == "cancelled"
+    assert order_row(app, order_id).status == "cancelled"
 
 
 def _refund(app, order_id, amount, key):
@@ -154,19 +137,19 @@ def test_partial_then_full_refund(app, client, sandbox, drain, order_id):
     _pay(sandbox, client, order_id, "ok")
     pi_id = _pi_id(app, order_id)
     _deliver(client, drain, sandbox_events(app, pi_id))
-    total = _order(app, order_id).total_amount
+    total = order_row(app, order_id).total_amount
     _refund(app, order_id, 1000, "refund-1")
     _deliver(client, drain, sandbox_events(app, pi_id, types={"charge.refunded"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert (order.status, order.amount_refunded) == ("paid", 1000)
     _refund(app, order_id, None, "refund-2")
     refunded = sandbox_events(app, pi_id, types={"charge.refunded"})
     assert len(refunded) == 2
     # Deliver the newer event first, then the older one: the total never shrinks.
     _deliver(client, drain, [refunded[1], refunded[0]])
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert (order.status, order.amount_refunded) == ("refunded", total)
-    assert _units_sold(app)["mug"] == 2
+    assert units_sold(app)["mug"] == 2
 
 
 def test_refund_arriving_before_success_still_ends_refunded(app, client, sandbox, drain, order_id):
@@ -183,11 +166,11 @@ def test_refund_arriving_before_success_still_ends_refunded(app, client, sandbox
         db.session.get(Order, order_id).status = "pending"
         db.session.commit()
     _deliver(client, drain, sandbox_events(app, pi_id, types={"charge.refunded"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "refunded" and order.paid_at is not None
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.succeeded"}))
-    assert _order(app, order_id).status == "refunded"
-    assert _units_sold(app)["mug"] == 2
+    assert order_row(app, order_id).status == "refunded"
+    assert units_sold(app)["mug"] == 2
 
 
 def test_amount_mismatch_is_flagged_not_paid(app, client, sandbox, drain, order_id):
@@ -201,10 +184,10 @@ def test_amount_mismatch_is_flagged_not_paid(app, client, sandbox, drain, order_
     sc.v1.payment_intents.update(pi_id, params={"amount": 100})
     _pay(sandbox, client, order_id, "ok")
     _deliver(client, drain, sandbox_events(app, pi_id, types={"payment_intent.succeeded"}))
-    order = _order(app, order_id)
+    order = order_row(app, order_id)
     assert order.status == "pending" and order.paid_at is None
     assert "100 usd received" in order.review_reason
-    assert _units_sold(app)["mug"] == 0
+    assert units_sold(app)["mug"] == 0
 
 
 def test_intents_without_our_order_are_ignored(app, client, sandbox, drain):
@@ -247,7 +230,7 @@ def test_paid_never_goes_back_whatever_the_intent_says(app, client, sandbox, ord
         order = services.lock_order(order_id)
         assert services.mark_paid(order) is False  # fulfilment already happened
         db.session.commit()
-    assert _units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
+    assert units_sold(app) == {"mug": 2, "tee": 1, "stickers": 0}
 
 
 def test_every_payment_event_type_has_a_handler():
