@@ -114,6 +114,9 @@ def register_blueprints(app: Flask) -> None:
     from saas.webhooks.views import bp as webhooks_bp
 
     csrf.exempt(webhooks_bp)
+    # Stripe is not a brute-forcer, and a 429 would only make it retry; exempt, the limiter
+    # also skips its per-request work (a Redis round trip) on the hottest path.
+    limiter.exempt(webhooks_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
