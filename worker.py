@@ -1,7 +1,9 @@
 """The RQ worker: applies stored webhook events inside the app (``python worker.py``).
 
-It also runs the periodic chores (inbox sweep, reconciliation) in a background thread, and
-RQ's scheduler, without which retries with a backoff interval would never run.
+It also runs the pump (a thread that queues newly stored events: webhooks/pump.py), the
+periodic chores (inbox sweep, reconciliation) in another, and RQ's scheduler, without which
+retries with a backoff interval would never run. With ``--burst`` it queues whatever is stored
+and unqueued once, then works until the queue is empty.
 
 Options: ``--burst`` (work until the queue is empty, then exit) and ``--include MODULE``
 (import a module before starting, e.g. one registering extra webhook handlers; like Celery's
@@ -17,6 +19,7 @@ import sys
 
 from saas import config, create_app
 from saas import periodic, queue
+from saas.webhooks import pump
 
 # PostgreSQL only notices a vanished client when it next reads from or writes to it; a job
 # killed while its query waits on a lock would keep its transaction, and with it the event's
@@ -48,7 +51,11 @@ def main(argv: list[str]) -> int:
         importlib.import_module(module)
     app = create_app(worker_overrides(config.from_env()))
     worker = queue.make_worker(app)
-    if not args.burst:
+    if args.burst:
+        with app.app_context():
+            pump.pump_all()
+    else:
+        pump.start(app)
         periodic.start(app)
     logging.getLogger(__name__).info("worker %s listening on queue %r", worker.name, app.config["RQ_QUEUE"])
     worker.work(with_scheduler=True, burst=args.burst, logging_level=app.config["LOG_LEVEL"])

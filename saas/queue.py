@@ -48,24 +48,35 @@ def job_id_for(event_id: int) -> str:
     return f"webhook-event-{event_id}"
 
 
+_JOB_OPTIONS = {"job_timeout": 120, "result_ttl": 300, "failure_ttl": 7 * 24 * 3600}
+
+
 def enqueue_event(event_id: int) -> bool:
     """Queue processing of a stored webhook event. Returns False (and logs) if Redis is down;
     the event stays stored and the sweep queues it later."""
+    return enqueue_events([event_id])
+
+
+def enqueue_events(event_ids: list[int]) -> bool:
+    """Queue processing of stored webhook events, in this order, in one Redis round trip.
+    All or nothing as far as the caller knows: False (logged) if Redis could not take them,
+    and then the caller must treat none of them as queued (some may have been: processing is
+    idempotent, so a second job later is harmless)."""
     from saas.webhooks.jobs import process_event
 
+    if not event_ids:
+        return True
     try:
-        get_queue().enqueue(
-            process_event,
-            event_id,
-            job_id=job_id_for(event_id),
-            retry=retry_policy(),
-            job_timeout=120,
-            result_ttl=300,
-            failure_ttl=7 * 24 * 3600,
-        )
+        q, retry = get_queue(), retry_policy()
+        with q.connection.pipeline() as pipe:
+            for event_id in event_ids:
+                q.enqueue(process_event, event_id, job_id=job_id_for(event_id), retry=retry, pipeline=pipe,
+                          **_JOB_OPTIONS)
+            pipe.execute()
         return True
     except Exception as exc:  # redis.ConnectionError, TimeoutError...
-        log.warning("could not enqueue webhook event %s (%s); the sweep will retry", event_id, type(exc).__name__)
+        log.warning("could not enqueue %d webhook event(s) from %s (%s); they stay stored and are queued "
+                    "once Redis is back", len(event_ids), event_ids[0], type(exc).__name__)
         return False
 
 

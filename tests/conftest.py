@@ -150,6 +150,9 @@ def wipe(app) -> None:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+        from saas.webhooks import inbox
+
+        inbox.close_intake_connections(app)
         conn = app.extensions.get("saas.redis")
         if conn is not None:
             conn.close()
@@ -272,6 +275,14 @@ def post_event(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int
                        headers={"Stripe-Signature": sign(body, secret, timestamp)})
 
 
+def pump(app) -> int:
+    """Queue what intake stored, as a worker's pump thread would; returns the rows claimed."""
+    from saas.webhooks import pump as pump_module
+
+    with app.app_context():
+        return pump_module.pump_all()
+
+
 @pytest.fixture
 def drain(app):
     """Run the test app's RQ queue to empty in this thread; returns the number of jobs run."""
@@ -289,8 +300,12 @@ def drain(app):
 
     def _drain(max_jobs: int = 1000, with_scheduler: bool = False) -> int:
         """``with_scheduler``: also run RQ's scheduler, which moves due retries back onto the queue."""
+        from saas.webhooks import pump
+
         with app.app_context():
             conn, q = queue.redis_conn(), queue.get_queue()
+            # What a worker's pump thread does: queue the events stored since.
+            pump.pump_all()
         Counting.ran = 0
         worker = Counting([q], connection=conn, name=f"test-{uuid.uuid4().hex[:8]}")
         worker.work(burst=True, max_jobs=max_jobs, with_scheduler=with_scheduler, logging_level="WARNING")
@@ -320,7 +335,8 @@ def probe(app):
 
 
 class ThreadWorker:
-    """An RQ worker on a thread (no signal handlers there), polling until stopped."""
+    """An RQ worker on a thread (no signal handlers there), polling until stopped, with the
+    pump thread a worker process runs."""
 
     def __init__(self, app):
         from rq.timeouts import TimerDeathPenalty
@@ -352,12 +368,17 @@ class ThreadWorker:
             self.stop_event.wait(0.05)
 
     def start(self):
+        from saas.webhooks import pump
+
+        # The worker process's pump, as worker.py runs it: stored events reach RQ through it.
+        self.pump = pump.start(self.app, self.stop_event)
         self.thread.start()
         return self
 
     def stop(self):
         self.stop_event.set()
         self.thread.join(timeout=10)
+        self.pump.join(timeout=10)
 
 
 class LiveServer:

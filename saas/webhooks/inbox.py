@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import threading
 from datetime import timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from saas.extensions import db
 from saas.timefmt import from_unix, utcnow
@@ -15,46 +17,137 @@ from saas.webhooks.models import WebhookEvent
 log = logging.getLogger(__name__)
 
 
-def store_event(event: dict, raw: bytes | None = None) -> int | None:
-    """Insert the event once. Returns its row id, or None if this Stripe event id was already
-    stored (a redelivery): then no second job is queued either. ``raw`` (the request body, when
-    there is one) spares walking the event for NUL characters that are not there.
+class InboxUnavailable(Exception):
+    """The event could not be stored (PostgreSQL down, or it refused the row)."""
 
-    A Core insert on the table, not the ORM: this runs on every webhook request, and the ORM's
-    bulk-insert bookkeeping cost more than the statement itself."""
+
+# One statement, one round trip, committed on its own (autocommit): the row is durable when
+# this returns. pg_notify wakes the workers' pump (webhooks/pump.py), which queues the job;
+# PostgreSQL delivers the notification only once the row is committed.
+_INSERT = """
+WITH ins AS (
+    INSERT INTO webhook_events (stripe_id, type, api_version, livemode, stripe_created, object_id,
+                                payload, status, attempts, received_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, 'received', 0, %s)
+    ON CONFLICT (stripe_id) DO NOTHING
+    RETURNING id)
+SELECT id, pg_notify(%s, '') FROM ins
+"""
+
+# The channel the pump LISTENs on.
+NOTIFY_CHANNEL = "saas_webhook_inbox"
+
+
+def store_event(event: dict, raw: bytes | None = None) -> int | None:
+    """Store the event once and commit. Returns its row id, or None if this Stripe event id
+    was already stored (a redelivery). Queueing its job is the pump's business, not ours.
+
+    ``raw`` is the verified request body: stored as it came, which spares serialising the
+    event again (and walking it for NUL characters that are not there).
+
+    Plain psycopg2 on a connection of its own, not the ORM session: this is the whole cost of
+    acknowledging a webhook, and the session, the pool's pre-ping and a Redis enqueue made it
+    four times slower (bench/webhook_ack.py). Raises InboxUnavailable if it could not store.
+    """
     if raw is None or b"\\u0000" in raw:
         event = _storable(event)
+        text = json.dumps(event, separators=(",", ":"))
+    else:
+        text = raw.decode("utf-8")
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     obj = data.get("object") if isinstance(data.get("object"), dict) else {}
     object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     created = event.get("created")
     if not isinstance(created, int) or not 0 < created < 32503680000:  # before the year 3000
         created = None
-    table = WebhookEvent.__table__
-    stmt = (
-        insert(table)
-        .values(
-            stripe_id=event["id"][:255],
-            type=event["type"][:100],
-            api_version=str(event.get("api_version") or "")[:64] or None,
-            livemode=bool(event.get("livemode")),
-            stripe_created=from_unix(created),
-            object_id=object_id[:255] if object_id else None,
-            payload=event,
-            status="received",
-            attempts=0,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_id"])
-        .returning(table.c.id)
+    params = (
+        event["id"][:255],
+        event["type"][:100],
+        str(event.get("api_version") or "")[:64] or None,
+        bool(event.get("livemode")),
+        from_unix(created),
+        object_id[:255] if object_id else None,
+        text,
+        utcnow(),
+        NOTIFY_CHANNEL,
     )
-    try:
-        row = db.session.execute(stmt).first()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    row = _intake_connections().execute(_INSERT, params)
     return row[0] if row else None
+
+
+class _IntakeConnections(threading.local):
+    """One autocommit connection per thread, opened on first use, for the inbox insert."""
+
+    def __init__(self, connect):
+        self.connect = connect
+        self.conn = None
+        self.pid = None
+
+    def execute(self, sql: str, params: tuple):
+        import psycopg2
+
+        for attempt in (1, 2):
+            fresh = self.conn is None or self.conn.closed or self.pid != os.getpid()
+            try:
+                if fresh:
+                    self.conn = None  # never reuse a connection inherited across fork
+                    self.conn = self.connect()
+                    self.conn.autocommit = True
+                    self.pid = os.getpid()
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchone()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                self.close()
+                # A connection that had been idle may have been cut (a PostgreSQL restart, an
+                # idle timeout): one retry on a new one. A new one failing means the database
+                # is down. A retry is safe: the insert is idempotent on stripe_id.
+                if fresh or attempt == 2:
+                    raise InboxUnavailable(str(exc).strip().splitlines()[0] if str(exc).strip() else
+                                           type(exc).__name__) from exc
+            except psycopg2.Error as exc:
+                # The database refused the row (autocommit: nothing is left open or half-written).
+                raise InboxUnavailable(type(exc).__name__) from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None and self.pid == os.getpid():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001  (already broken)
+                pass
+
+
+def _intake_connections() -> _IntakeConnections:
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    holder = app.extensions.get("saas.inbox_connections")
+    if holder is None:
+        holder = app.extensions.setdefault("saas.inbox_connections", _IntakeConnections(_connector(app)))
+    return holder
+
+
+def _connector(app, name: str = "saas-webhook-intake"):
+    """psycopg2.connect with what the app's SQLAlchemy engine would use (URL, query options,
+    connect_args), so that both reach the same database the same way."""
+    import psycopg2
+
+    engine = db.engine
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    cparams = dict(cparams)
+    cparams.update((app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("connect_args") or {})
+    cparams.setdefault("connect_timeout", 3)
+    cparams.setdefault("application_name", name)
+    return lambda: psycopg2.connect(*cargs, **cparams)
+
+
+def close_intake_connections(app) -> None:
+    """Close this thread's intake connection (tests, and anything that disposes the engine)."""
+    holder = app.extensions.get("saas.inbox_connections")
+    if holder is not None:
+        holder.close()
 
 
 def _storable(value):
@@ -71,8 +164,12 @@ def _storable(value):
 
 
 def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -> int:
-    """Re-queue events stored but never finished (Redis was down at intake, a worker died,
-    a job was lost). Processing is idempotent, so queueing one twice is harmless.
+    """Queue what should be queued and is not. Returns how many events it queued.
+
+    First the pump's work, whatever its age: events stored but never handed to RQ (no worker
+    was running, or Redis was down). Then events queued but still unfinished after
+    ``older_than_seconds``: their job was lost (Redis lost it, or a worker died holding it).
+    Processing is idempotent, so queueing one twice is harmless.
 
     An event whose row is locked is being applied right now by a live job (``process_event``
     holds the row lock for its whole transaction), so ``SKIP LOCKED`` leaves it alone. A worker
@@ -84,14 +181,19 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
     from flask import current_app
 
     from saas import queue
+    from saas.webhooks import pump
 
+    pumped = pump.pump_all()
+    if pumped < 0:
+        return 0  # Redis is down: nothing can be queued until it is back
     if older_than_seconds is None:
         older_than_seconds = current_app.config["SWEEP_AFTER_SECONDS"]
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     try:
         ids = db.session.execute(
             select(WebhookEvent.id)
-            .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff)
+            .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff,
+                   WebhookEvent.queued_at.is_not(None))
             .order_by(WebhookEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -106,8 +208,8 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
             break  # Redis is down again: the next sweep carries on
         queued += 1
     if queued:
-        log.info("sweep re-queued %d stored webhook event(s)", queued)
-    return queued
+        log.info("sweep re-queued %d stored webhook event(s) whose job was lost", queued)
+    return pumped + queued
 
 
 def _job_waiting(event_id: int, started_before=None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,8 +33,11 @@ class WebhookEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default="now()")
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the pump handed the event to RQ; NULL: stored, not queued yet (see webhooks/pump.py).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_webhook_events_status_id", "status", "id"),
         Index("ix_webhook_events_type_id", "type", "id"),
+        Index("ix_webhook_events_unqueued", "id", postgresql_where=text("queued_at IS NULL")),
     )

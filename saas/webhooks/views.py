@@ -1,13 +1,11 @@
-"""Stripe webhook intake: verify, store, enqueue, answer. Nothing else happens on this path."""
+"""Stripe webhook intake: verify, store, answer. Nothing else happens on this path: the
+workers' pump queues the stored event (webhooks/pump.py)."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, current_app, request
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-
-from saas import queue
 from saas.stripe_gateway import SignatureInvalid, verify_webhook
 from saas.webhooks import inbox
 
@@ -38,11 +36,11 @@ def stripe_webhook():
         return {"error": "invalid signature"}, 400
     try:
         stored_id = inbox.store_event(event, payload)
-    except (OperationalError, SQLAlchemyError):
-        # Database down: 503 so Stripe retries; the transaction was rolled back, nothing half-written.
-        log.exception("webhook %s not stored: database error", event["id"])
+    except inbox.InboxUnavailable as exc:
+        # Database down: 503 so Stripe retries; the insert is one autocommit statement, so
+        # nothing is half-written.
+        log.error("webhook %s not stored: %s", event["id"], exc)
         return {"error": "temporarily unavailable"}, 503
     if stored_id is None:
         return {"received": True, "duplicate": True}, 200
-    queue.enqueue_event(stored_id)
     return {"received": True}, 200

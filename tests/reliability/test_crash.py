@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import post_event, wait_for
+from tests.conftest import post_event, pump, wait_for
 from tests.reliability.helpers import effects, events, job_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +146,7 @@ def test_sweep_leaves_events_whose_job_is_still_waiting(app, client, probe, stat
     from saas.webhooks import inbox
 
     post_event(client, probe.probe_event())
+    assert pump(app) == 1
     with app.app_context():
         conn = queue.redis_conn()
         if status == "scheduled":
@@ -174,6 +175,7 @@ def test_sweep_tells_a_just_started_job_from_a_dead_one(app, client, probe, star
     from saas.webhooks.models import WebhookEvent
 
     post_event(client, probe.probe_event())
+    assert pump(app) == 1
     with app.app_context():
         db.session.execute(db.update(WebhookEvent).values(received_at=utcnow() - timedelta(hours=2)))
         db.session.commit()

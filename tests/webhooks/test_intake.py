@@ -1,4 +1,4 @@
-"""Webhook intake: verify, store once, queue once, answer; and refuse everything else."""
+"""Webhook intake: verify, store once, answer, and the pump queues it once; refuse everything else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 from rq.job import Job
 
-from tests.conftest import WEBHOOK_SECRET, post_event, sign
+from tests.conftest import WEBHOOK_SECRET, post_event, pump, sign
 
 URL = "/api/webhooks/stripe"
 
@@ -30,11 +30,18 @@ def queued_ids(app):
         return queue.get_queue().get_job_ids()
 
 
-def test_valid_event_is_stored_and_queued(app, client, probe):
+def test_valid_event_is_stored_then_queued_once_by_the_pump(app, client, probe):
+    from saas.webhooks import pump
+
     event = probe.probe_event()
     r = post_event(client, event)
     assert r.status_code == 200 and r.get_json() == {"received": True}
     assert stored(app) == [(event["id"], "test.probe", "received", 0)]
+    # Intake does not touch Redis: queueing is the pump's.
+    assert queued_ids(app) == []
+    with app.app_context():
+        assert pump.pump_all() == 1
+        assert pump.pump_all() == 0
     assert queued_ids(app) == ["webhook-event-1"]
 
 
@@ -69,8 +76,8 @@ def test_duplicate_delivery_gives_one_row_one_job_one_effect(app, client, probe,
     assert first.status_code == 200
     assert [r.get_json() for r in again] == [{"received": True, "duplicate": True}] * 3
     assert len(stored(app)) == 1
-    assert queued_ids(app) == ["webhook-event-1"]
     assert drain() == 1
+    assert queued_ids(app) == []
     # A redelivery after processing is still a duplicate, and queues nothing.
     assert post_event(client, event).get_json()["duplicate"] is True
     assert drain() == 0
@@ -127,6 +134,7 @@ def test_wrong_content_type_is_415_and_stores_nothing(app, client, probe):
 def test_job_carries_the_retry_policy(app, client, probe):
     app.config.update(JOB_MAX_RETRIES=3, JOB_RETRY_INTERVALS=[5, 60])
     post_event(client, probe.probe_event())
+    assert pump(app) == 1
     from saas import queue
 
     with app.app_context():
