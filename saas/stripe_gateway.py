@@ -321,12 +321,17 @@ def verify_webhook(payload: bytes, signature_header: str | None, secret: str, to
     if tolerance and (timestamp is None or timestamp > time.time() + tolerance):
         raise SignatureInvalid("Timestamp in the future beyond the tolerance zone")
     try:
-        event = json.loads(text)
+        # Strict JSON: NaN and Infinity are Python's extensions, which jsonb (and Stripe) never use.
+        event = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise SignatureInvalid("body is not JSON") from exc
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise SignatureInvalid("body is not a Stripe event")
     return event
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _signature_timestamp(header: str) -> int | None:

@@ -1,0 +1,112 @@
+"""The pump between the inbox and RQ, and intake's own connection."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import text
+
+from tests.conftest import post_event, pump
+from tests.reliability.helpers import job_ids
+
+
+def store_many(app, probe, n: int) -> None:
+    from saas.webhooks import inbox
+
+    with app.app_context():
+        for _ in range(n):
+            assert inbox.store_event(probe.probe_event()) is not None
+
+
+def test_concurrent_pumps_queue_each_event_exactly_once(app, probe):
+    from saas.extensions import db
+    from saas.webhooks import pump as pump_module
+
+    store_many(app, probe, 300)
+    claimed = []
+    errors = []
+
+    def run():
+        try:
+            with app.app_context():
+                while (n := pump_module.pump_once(limit=20)) > 0:
+                    claimed.append(n)
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    ids = job_ids(app)
+    # RQ pushes a job's id onto the queue on every enqueue: a double-queued event shows twice.
+    assert sorted(ids) == sorted(f"webhook-event-{i}" for i in range(1, 301))
+    assert len(ids) == len(set(ids)) == sum(claimed) == 300
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM webhook_events WHERE queued_at IS NULL")).scalar() == 0
+        db.session.rollback()
+
+
+def test_pump_marks_finished_events_queued_without_a_job(app, client, probe):
+    from saas.webhooks.jobs import process_event
+
+    post_event(client, probe.probe_event())
+    post_event(client, probe.probe_event())
+    with app.app_context():
+        assert process_event(1) == "processed"  # applied directly, as a replay or a test does
+    assert pump(app) == 2
+    assert job_ids(app) == ["webhook-event-2"]
+    assert pump(app) == 0
+
+
+def test_intake_survives_its_connection_being_cut(app, client, probe):
+    """PostgreSQL restarted, or an idle timeout: the next webhook reconnects instead of failing."""
+    from saas.extensions import db
+
+    assert post_event(client, probe.probe_event()).status_code == 200
+    with app.app_context():
+        cut = db.session.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'saas-webhook-intake' AND datname = current_database()")).scalars().all()
+        db.session.rollback()
+    assert cut == [True]
+    r = post_event(client, probe.probe_event())
+    assert r.status_code == 200 and r.get_json() == {"received": True}
+    assert pump(app) == 2
+
+
+def test_a_row_postgres_refuses_is_a_503_and_nothing_is_stored(app, client, probe):
+    """A signed body that JSON allows but jsonb does not (a lone surrogate escape): Stripe must
+    retry, not be told it was stored."""
+    import json
+
+    from tests.conftest import sign
+
+    event = probe.probe_event()
+    body = json.dumps(event)[:-1] + ', "description": "\\ud800"}'
+    assert json.loads(body)["description"] == "\ud800"
+    r = client.post("/api/webhooks/stripe", data=body, content_type="application/json",
+                    headers={"Stripe-Signature": sign(body)})
+    assert r.status_code == 503
+    with app.app_context():
+        from saas.extensions import db
+
+        assert db.session.execute(text("SELECT count(*) FROM webhook_events")).scalar() == 0
+        db.session.rollback()
+    # The intake connection is still good for the next event.
+    assert post_event(client, probe.probe_event()).status_code == 200
+
+
+def test_signed_body_with_nan_is_refused_as_not_json(app, client, probe):
+    import json
+
+    from tests.conftest import sign
+
+    body = json.dumps(probe.probe_event())[:-1] + ', "amount": NaN}'
+    r = client.post("/api/webhooks/stripe", data=body, content_type="application/json",
+                    headers={"Stripe-Signature": sign(body)})
+    assert r.status_code == 400 and r.get_json() == {"error": "invalid signature"}
+    assert pump(app) == 0
