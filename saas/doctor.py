@@ -190,6 +190,20 @@ def check_webhooks(cfg) -> list[Check]:
                          "Open Admin > Webhook events (status failed), read the error, fix it and replay."))
     else:
         out.append(Check("webhooks_failing", "Webhooks applied", OK, "No failed webhook events."))
+    # The workers' pump queues a stored event within moments; one waiting longer than the sweep
+    # interval means no worker is running, or Redis is refusing it.
+    waiting = db.session.execute(
+        select(func.count()).select_from(WebhookEvent).where(
+            WebhookEvent.queued_at.is_(None), WebhookEvent.status.in_(("received", "retrying")),
+            WebhookEvent.received_at < utcnow() - timedelta(seconds=cfg.get("SWEEP_AFTER_SECONDS", 60)))
+    ).scalar()
+    if waiting:
+        out.append(Check("webhooks_unqueued", "Webhooks queued", PROBLEM,
+                         f"{waiting} stored webhook event(s) have waited over "
+                         f"{cfg.get('SWEEP_AFTER_SECONDS', 60)} s to be queued: no worker is running "
+                         "(`python worker.py` runs the pump that queues them), or Redis refuses them."))
+    else:
+        out.append(Check("webhooks_unqueued", "Webhooks queued", OK, "Every stored webhook event has been queued."))
     return out
 
 

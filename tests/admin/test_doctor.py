@@ -145,6 +145,27 @@ def test_failing_webhooks(healthy):
     assert code == 1 and "2 webhook event(s) failed or are retrying" in out
 
 
+def test_events_stored_but_never_queued(healthy):
+    from datetime import timedelta
+
+    from saas.extensions import db
+    from saas.timefmt import utcnow
+    from saas.webhooks.models import WebhookEvent
+
+    with healthy.app_context():
+        # Just stored: the pump has not had its moment yet, which is no finding.
+        db.session.add(WebhookEvent(stripe_id="evt_new", type="invoice.paid", payload={}, received_at=utcnow()))
+        db.session.commit()
+    code, out = run_doctor(healthy)
+    assert code == 0, out
+    with healthy.app_context():
+        db.session.add(WebhookEvent(stripe_id="evt_waiting", type="invoice.paid", payload={},
+                                    received_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+    code, out = run_doctor(healthy)
+    assert code == 1 and "1 stored webhook event(s) have waited over 60 s to be queued" in out
+
+
 def test_no_worker_alive(app):
     app.config["STRIPE_PRICE_ID_PRO"] = sandbox_price(app)
     code, out = run_doctor(app)
