@@ -212,10 +212,29 @@ def create_subscription_checkout(*, customer_id: str, price_id: str, user_id: in
                  options={"idempotency_key": idempotency_key})
 
 
+# Reconciliation reads whole histories: at 100 a page this is 10,000 objects per customer.
+MAX_LIST_PAGES = 100
+
+
+def _list_all(method, params: dict) -> list[dict]:
+    """Every object of a Stripe list, following ``has_more`` page by page (a customer with
+    more than 100 invoices is not rare, and a sync that reads only the first page would leave
+    the rest drifted)."""
+    out: list[dict] = []
+    params = dict(params, limit=100)
+    for _ in range(MAX_LIST_PAGES):
+        page = _call(method, params=params)
+        out.extend(page["data"])
+        if not page.get("has_more") or not page["data"]:
+            return out
+        params["starting_after"] = page["data"][-1]["id"]
+    log.warning("Stripe list stopped after %d objects (%s)", len(out), {k: v for k, v in params.items()
+                                                                        if k != "starting_after"})
+    return out
+
+
 def list_open_checkout_sessions(customer_id: str) -> list[dict]:
-    result = _call(_client().v1.checkout.sessions.list,
-                   params={"customer": customer_id, "status": "open", "limit": 100})
-    return result["data"]
+    return _list_all(_client().v1.checkout.sessions.list, {"customer": customer_id, "status": "open"})
 
 
 def expire_checkout_session(session_id: str) -> dict:
@@ -231,9 +250,7 @@ def retrieve_subscription(subscription_id: str) -> dict:
 
 
 def list_subscriptions(customer_id: str) -> list[dict]:
-    result = _call(_client().v1.subscriptions.list,
-                   params={"customer": customer_id, "status": "all", "limit": 100})
-    return result["data"]
+    return _list_all(_client().v1.subscriptions.list, {"customer": customer_id, "status": "all"})
 
 
 def retrieve_invoice(invoice_id: str) -> dict:
@@ -241,8 +258,7 @@ def retrieve_invoice(invoice_id: str) -> dict:
 
 
 def list_invoices(customer_id: str) -> list[dict]:
-    result = _call(_client().v1.invoices.list, params={"customer": customer_id, "limit": 100})
-    return result["data"]
+    return _list_all(_client().v1.invoices.list, {"customer": customer_id})
 
 
 def create_portal_session(*, customer_id: str, return_url: str) -> dict:
@@ -269,8 +285,7 @@ def retrieve_payment_intent(payment_intent_id: str) -> dict:
 
 
 def list_payment_intents(customer_id: str) -> list[dict]:
-    result = _call(_client().v1.payment_intents.list, params={"customer": customer_id, "limit": 100})
-    return result["data"]
+    return _list_all(_client().v1.payment_intents.list, {"customer": customer_id})
 
 
 def cancel_payment_intent(payment_intent_id: str) -> dict:
