@@ -39,7 +39,8 @@ class WorkerProcess:
     """``python worker.py`` in a process group of its own (RQ's scheduler is a child process),
     logging to a file the test prints when something goes wrong."""
 
-    def __init__(self, app_config: dict, tmp_path: Path, name: str, sweep: bool = True):
+    def __init__(self, app_config: dict, tmp_path: Path, name: str, sweep: bool = True,
+                 include: str = "tests.webhooks.probe_worker", extra_env: dict | None = None):
         self.log_path = tmp_path / f"{name}.log"
         env = dict(os.environ)
         env.update({
@@ -55,9 +56,10 @@ class WorkerProcess:
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(extra_env or {})
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "worker.py", "--include", "tests.webhooks.probe_worker"],
+            [sys.executable, "worker.py", "--include", include],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self) -> str:
