@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 
 from saas import config, create_app
@@ -37,6 +39,27 @@ def worker_overrides(cfg: dict) -> dict:
     return {"SQLALCHEMY_ENGINE_OPTIONS": engine}
 
 
+def die_with_worker(worker_pid: int) -> None:
+    """In a child forked from the worker (RQ's scheduler): be stopped when the worker dies.
+
+    The child inherits the sockets of every PostgreSQL connection the worker had open when it
+    forked (the pump's LISTEN and claim, the sweep, a job's). Were the worker killed on its own
+    (the OOM killer, ``kill -9 PID``), an orphaned child would keep them open: PostgreSQL would
+    never see those sessions end, and an uncommitted claim or job would keep its row locks for
+    good. SIGTERM, so that RQ's scheduler releases its Redis lock on the way out. Linux only.
+    """
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != worker_pid:  # the worker died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
@@ -49,6 +72,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     for module in args.include:
         importlib.import_module(module)
+    worker_pid = os.getpid()
+    os.register_at_fork(after_in_child=lambda: die_with_worker(worker_pid))
     app = create_app(worker_overrides(config.from_env()))
     worker = queue.make_worker(app)
     if args.burst:
