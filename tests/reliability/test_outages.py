@@ -147,3 +147,27 @@ def test_postgres_back_after_outage_accepts_the_retry(app, app_config, client, p
     assert post_event(client, event).status_code == 200
     assert drain() == 1
     assert effects(app, probe) == [event["id"]]
+
+
+def test_pump_thread_logs_a_redis_outage_once_not_every_round(app, app_config, client, probe, caplog):
+    """Log spam: the pump retries every BACKOFF_SECONDS while Redis is down. The outage is
+    reported when it starts, not with another "could not enqueue" warning on every round."""
+    import threading
+
+    from saas import create_app
+    from saas.webhooks import pump
+
+    down = create_app(dict(app_config, REDIS_URL=DEAD_REDIS))
+    stop = threading.Event()
+    with caplog.at_level(logging.WARNING):
+        thread = pump.start(down, stop)
+        try:
+            assert post_event(client, probe.probe_event()).status_code == 200
+            wait_for(lambda: any("pump: Redis is unavailable" in rec.getMessage() for rec in caplog.records))
+            time.sleep(pump.BACKOFF_SECONDS * 3.5)  # three more failed rounds
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+            dispose(down)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("saas") and r.levelno >= logging.WARNING]
+    assert len(ours) <= 2, f"{len(ours)} warnings for one outage: {ours[:4]}"
