@@ -57,11 +57,13 @@ def enqueue_event(event_id: int) -> bool:
     return enqueue_events([event_id])
 
 
-def enqueue_events(event_ids: list[int]) -> bool:
+def enqueue_events(event_ids: list[int], warn: bool = True) -> bool:
     """Queue processing of stored webhook events, in this order, in one Redis round trip.
     All or nothing as far as the caller knows: False (logged) if Redis could not take them,
     and then the caller must treat none of them as queued (some may have been: processing is
-    idempotent, so a second job later is harmless)."""
+    idempotent, so a second job later is harmless). ``warn=False``: a caller that already
+    reported the outage (the pump thread, retrying every second) gets the failure logged at
+    DEBUG only."""
     from saas.webhooks.jobs import process_event
 
     if not event_ids:
@@ -75,8 +77,9 @@ def enqueue_events(event_ids: list[int]) -> bool:
             pipe.execute()
         return True
     except Exception as exc:  # redis.ConnectionError, TimeoutError...
-        log.warning("could not enqueue %d webhook event(s) from %s (%s); they stay stored and are queued "
-                    "once Redis is back", len(event_ids), event_ids[0], type(exc).__name__)
+        log.log(logging.WARNING if warn else logging.DEBUG,
+                "could not enqueue %d webhook event(s) from %s (%s); they stay stored and are queued "
+                "once Redis is back", len(event_ids), event_ids[0], type(exc).__name__)
         return False
 
 

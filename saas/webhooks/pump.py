@@ -40,9 +40,10 @@ RETURNING id, status
 """)
 
 
-def pump_once(limit: int = BATCH) -> int:
+def pump_once(limit: int = BATCH, warn: bool = True) -> int:
     """Queue up to ``limit`` stored, unqueued events (in an app context). Returns how many rows
-    it claimed, or -1 if Redis refused them (then none is marked queued)."""
+    it claimed, or -1 if Redis refused them (then none is marked queued). ``warn=False``: a
+    refusal is not logged as a warning again (the pump thread reports an outage once)."""
     from saas import queue
 
     try:
@@ -52,7 +53,7 @@ def pump_once(limit: int = BATCH) -> int:
             return 0
         # Rows already finished (applied directly, by a replay or a test) need no job.
         ids = sorted(row.id for row in rows if row.status in ("received", "retrying"))
-        if not queue.enqueue_events(ids):
+        if not queue.enqueue_events(ids, warn=warn):
             db.session.rollback()
             return -1
         db.session.commit()
@@ -62,11 +63,11 @@ def pump_once(limit: int = BATCH) -> int:
         raise
 
 
-def pump_all(limit: int = BATCH) -> int:
+def pump_all(limit: int = BATCH, warn: bool = True) -> int:
     """Queue every stored, unqueued event. Returns the number of rows claimed, -1 if Redis is down."""
     total = 0
     while True:
-        n = pump_once(limit)
+        n = pump_once(limit, warn)
         if n < 0:
             return -1
         total += n
@@ -84,30 +85,31 @@ def start(app: Flask, stop: threading.Event | None = None) -> threading.Thread:
 
 def _run(app: Flask, stop: threading.Event) -> None:
     listener = None
-    failing = False
+    failing = None  # what the last round failed on ("redis", "error"): each outage is logged once
     while not stop.is_set():
         try:
             if listener is None:
                 listener = _listen(app)
             with app.app_context():
                 try:
-                    claimed = pump_all()
+                    claimed = pump_all(warn=failing != "redis")
                 finally:
                     db.session.remove()
             if claimed < 0:
-                if not failing:
+                if failing != "redis":
                     log.warning("pump: Redis is unavailable; stored webhook events are queued once it is back")
-                failing = True
+                failing = "redis"
                 stop.wait(BACKOFF_SECONDS)
                 continue
             if failing:
-                log.info("pump: Redis is back; queueing stored webhook events again")
-                failing = False
+                log.info("pump: %s; queueing stored webhook events again",
+                         "Redis is back" if failing == "redis" else "recovered")
+                failing = None
             _wait_for_notification(listener, IDLE_POLL_SECONDS)
         except Exception as exc:  # noqa: BLE001  (PostgreSQL down, a dropped connection: keep trying)
-            if not failing:
+            if failing != "error":
                 log.warning("pump: %s: %s; retrying", type(exc).__name__, str(exc).strip()[:200])
-            failing = True
+            failing = "error"
             _close(listener)
             listener = None
             stop.wait(BACKOFF_SECONDS)
