@@ -134,3 +134,15 @@ def test_a_well_formed_event_still_gets_through(app, client):
     r = client.post(URL, data=body, content_type="application/json", headers={"Stripe-Signature": sign(body)})
     assert r.status_code == 200
     assert len(events(app)) == 1
+
+
+def test_signed_body_nested_too_deep_for_the_json_parser_is_a_400_not_a_500(app, client):
+    """Valid JSON nested deeper than Python's parser recurses (RecursionError, not ValueError)
+    was a 500. It is not an event we can store: a 400, nothing written."""
+    rng = random.Random(7)
+    for depth in (5_000, 30_000):
+        body = event_body(rng)[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}"
+        assert len(body) < MAX_BODY
+        r = client.post(URL, **_signed(body))
+        assert r.status_code == 400, (depth, r.status_code)
+    assert events(app) == [] and job_ids(app) == []
