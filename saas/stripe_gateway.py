@@ -340,6 +340,8 @@ def verify_webhook(payload: bytes, signature_header: str | None, secret: str, to
         event = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise SignatureInvalid("body is not JSON") from exc
+    except RecursionError as exc:  # nested deeper than the parser recurses: no Stripe event is
+        raise SignatureInvalid("body is nested too deeply") from exc
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise SignatureInvalid("body is not a Stripe event")
     return event
