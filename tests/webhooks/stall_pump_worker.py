@@ -14,8 +14,8 @@ probe.install()
 _enqueue_events = queue.enqueue_events
 
 
-def _stalling_enqueue_events(event_ids):
-    ok = _enqueue_events(event_ids)
+def _stalling_enqueue_events(event_ids, *args, **kwargs):
+    ok = _enqueue_events(event_ids, *args, **kwargs)
     if ok and event_ids and os.environ.get("STALL_PUMP_FLAG"):
         with open(os.environ["STALL_PUMP_FLAG"], "a") as flag:
             flag.write(f"{os.getpid()} {event_ids}\n")
