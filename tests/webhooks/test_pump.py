@@ -110,3 +110,37 @@ def test_signed_body_with_nan_is_refused_as_not_json(app, client, probe):
                     headers={"Stripe-Signature": sign(body)})
     assert r.status_code == 400 and r.get_json() == {"error": "invalid signature"}
     assert pump(app) == 0
+
+
+def test_intake_answers_503_promptly_while_the_inbox_table_is_locked(app, client, probe):
+    """A lock on webhook_events (a migration rewriting it, as 0008's backfill does; a VACUUM
+    FULL) held the request until the lock went: 39 s against gunicorn, every thread that takes
+    a webhook stuck meanwhile. Intake waits at most WEBHOOK_INTAKE_TIMEOUT_MS, answers 503 so
+    Stripe retries, stores nothing, and the next delivery after the lock is stored."""
+    import time
+
+    import psycopg2
+
+    from tests.reliability.test_crash import libpq_dsn
+
+    app.config["WEBHOOK_INTAKE_TIMEOUT_MS"] = 500
+    assert post_event(client, probe.probe_event()).status_code == 200  # intake connected already
+    locker = psycopg2.connect(libpq_dsn(app.config["SQLALCHEMY_DATABASE_URI"]))
+    event = probe.probe_event()
+    answers = []
+    try:
+        locker.cursor().execute("LOCK TABLE webhook_events IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        poster = threading.Thread(target=lambda: answers.append(post_event(app.test_client(), event).status_code))
+        poster.start()
+        poster.join(timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        locker.rollback()  # lets a request still waiting on the lock finish
+        locker.close()
+    poster.join(timeout=10)
+    assert elapsed < 3, f"intake waited {elapsed:.1f}s on the lock"
+    assert answers == [503]
+    assert pump(app) == 1  # nothing stored
+    assert post_event(client, event).status_code == 200  # Stripe's retry
+    assert pump(app) == 2
