@@ -91,6 +91,8 @@ def from_env() -> dict:
         # repeats when JOB_MAX_RETRIES is longer.
         "JOB_RETRY_INTERVALS": _int_list("JOB_RETRY_INTERVALS", [2, 10, 30, 120, 600, 1800, 3600]),
         "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 60),
+        # The longest a webhook delivery waits on the database (a lock, mostly) before its 503.
+        "WEBHOOK_INTAKE_TIMEOUT_MS": _int("WEBHOOK_INTAKE_TIMEOUT_MS", 5000),
         "SWEEP_EVERY_SECONDS": _int("SWEEP_EVERY_SECONDS", 30),
         "RECONCILE_EVERY_SECONDS": _int("RECONCILE_EVERY_SECONDS", 6 * 3600),
         # The Stripe doctor: a queue deeper than this, or no webhook for this long, is reported.

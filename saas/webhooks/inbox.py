@@ -85,6 +85,7 @@ class _IntakeConnections(threading.local):
 
     def execute(self, sql: str, params: tuple):
         import psycopg2
+        import psycopg2.errors
 
         for attempt in (1, 2):
             fresh = self.conn is None or self.conn.closed or self.pid != os.getpid()
@@ -97,6 +98,10 @@ class _IntakeConnections(threading.local):
                 with self.conn.cursor() as cur:
                     cur.execute(sql, params)
                     return cur.fetchone()
+            except psycopg2.errors.QueryCanceled as exc:
+                # WEBHOOK_INTAKE_TIMEOUT_MS ran out (the table locked by a migration, say): the
+                # connection is fine and a retry would only wait as long again. 503: Stripe retries.
+                raise InboxUnavailable("timed out waiting for the database") from exc
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 self.close()
                 # A connection that had been idle may have been cut (a PostgreSQL restart, an
@@ -125,7 +130,20 @@ def _intake_connections() -> _IntakeConnections:
     app = current_app._get_current_object()
     holder = app.extensions.get("saas.inbox_connections")
     if holder is None:
-        holder = app.extensions.setdefault("saas.inbox_connections", _IntakeConnections(_connector(app)))
+        connect = _connector(app)
+
+        def connect_with_timeout():
+            # A bound on how long a delivery may wait (on a lock, mostly): without one a request
+            # waited as long as a lock on webhook_events was held, tying up a web thread.
+            conn = connect()
+            timeout = int(app.config.get("WEBHOOK_INTAKE_TIMEOUT_MS") or 0)
+            if timeout > 0:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("SET statement_timeout = %s", (timeout,))
+            return conn
+
+        holder = app.extensions.setdefault("saas.inbox_connections", _IntakeConnections(connect_with_timeout))
     return holder
 
 
