@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, url_for
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import lazyload
 
 from saas import stripe_gateway as gateway
@@ -169,10 +169,12 @@ def start_pro_checkout(user: User) -> str:
 
 
 def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> User | None:
+    """The user the customer belongs to, row-locked (see ``lock_user``), or None."""
     if customer_id:
-        # lazyload: webhooks look subscriptions up by Stripe id; loading all of them is waste.
+        # Found and locked in one statement. lazyload: webhooks look subscriptions up by Stripe
+        # id; loading all of them is waste.
         user = db.session.execute(select(User).where(User.stripe_customer_id == customer_id)
-                                  .options(lazyload(User.subscriptions))).scalar_one_or_none()
+                                  .options(lazyload(User.subscriptions)).with_for_update()).scalar_one_or_none()
         if user:
             return user
     user_id = (metadata or {}).get("user_id")
@@ -180,6 +182,7 @@ def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> U
         user = db.session.get(User, int(user_id))
         # Only adopt the customer if the user has none: metadata must not re-point an account.
         if user and (user.stripe_customer_id in (None, customer_id)):
+            lock_user_row(user.id)
             if customer_id and user.stripe_customer_id is None:
                 user.stripe_customer_id = customer_id
             return user
@@ -198,13 +201,19 @@ def apply_subscription(data: dict) -> Subscription:
     user = _find_user_for_customer(customer_id, data.get("metadata"))
     if user is None:
         raise Ignore(f"subscription {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user_row(user.id)
     items = (data.get("items") or {}).get("data") or []
     item = items[0] if items else {}
     price = item.get("price") or {}
     price_id = price.get("id") if isinstance(price, dict) else price
-    known = db.session.execute(select(Plan.id).where(Plan.stripe_price_id == price_id)).first() is not None
-    sub = db.session.execute(select(Subscription).where(Subscription.stripe_id == data["id"])).scalar_one_or_none()
+    # One statement, read after the user lock was taken (so the subscription row is current):
+    # the row, whether its price is one we sell, and the customer's clock.
+    row = db.session.execute(
+        select(Subscription, select(Plan.id).where(Plan.stripe_price_id == price_id).exists(),
+               *clock.known_columns(customer_id))
+        .select_from(select(literal(1)).subquery())
+        .outerjoin(Subscription, Subscription.stripe_id == data["id"])
+    ).one()
+    sub, known, clock_known = row[0], row[1], tuple(row[2:])
     if sub is None:
         sub = Subscription(stripe_id=data["id"], user_id=user.id)
         db.session.add(sub)
@@ -237,7 +246,7 @@ def apply_subscription(data: dict) -> Subscription:
     # Moments that already happened on Stripe's clock for this customer (never scheduled ones
     # like current_period_end): see saas.billing.clock.
     clock.observe(customer_id, sub.stripe_created, sub.current_period_start, sub.trial_start,
-                  sub.canceled_at, sub.ended_at)
+                  sub.canceled_at, sub.ended_at, known=clock_known)
     if previous_status != sub.status:
         log.info("subscription %s for user %s: %s -> %s", sub.stripe_id, user.id, previous_status, sub.status)
     db.session.flush()
@@ -258,7 +267,6 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     user = _find_user_for_customer(customer_id, None)
     if user is None:
         raise Ignore(f"invoice {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user_row(user.id)
     inv = db.session.execute(select(Invoice).where(Invoice.stripe_id == data["id"])).scalar_one_or_none()
     if inv is None:
         inv = Invoice(stripe_id=data["id"], user_id=user.id)
