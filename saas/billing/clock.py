@@ -33,13 +33,24 @@ from saas.extensions import db
 from saas.timefmt import utcnow
 
 
-def observe(customer_id: str | None, *moments: datetime | None) -> None:
-    """Record that Stripe's clock for ``customer_id`` has reached each of ``moments``."""
+def observe(customer_id: str | None, *moments: datetime | None, known: tuple | None = None) -> None:
+    """Record that Stripe's clock for ``customer_id`` has reached each of ``moments``.
+
+    ``known`` is the customer's row as the caller already read it in this transaction,
+    ``(ahead_seconds, latest_stripe_time)`` (see ``known_columns``), or None if not read. When it
+    already holds both maxima the write is skipped: it would only bump ``updated_at``. Skipping
+    on a read that may be older is still right, since the row only ever grows: a newer value
+    is at least as large."""
     moments = [m for m in moments if m is not None]
     if not customer_id or not moments:
         return
     latest = max(moments)
     ahead = max(0, int((latest - utcnow()).total_seconds()))
+    if known is not None:
+        known_ahead, known_latest = known
+        if (known_ahead is not None and known_latest is not None
+                and ahead <= known_ahead and latest <= known_latest):
+            return
     # A running maximum in one statement: concurrent workers and any arrival order converge.
     stmt = insert(CustomerClock).values(
         stripe_customer_id=customer_id, ahead_seconds=ahead, latest_stripe_time=latest, updated_at=utcnow(),
@@ -53,6 +64,14 @@ def observe(customer_id: str | None, *moments: datetime | None) -> None:
         },
     )
     db.session.execute(stmt)
+
+
+def known_columns(customer_id: str):
+    """The clock columns ``observe(..., known=...)`` takes, as scalar subqueries to put in a
+    query the caller makes anyway (a round trip fewer than reading them on their own)."""
+    mine = CustomerClock.stripe_customer_id == customer_id
+    return (select(CustomerClock.ahead_seconds).where(mine).scalar_subquery(),
+            select(CustomerClock.latest_stripe_time).where(mine).scalar_subquery())
 
 
 def now_for(customer_id: str | None) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, literal, select
 from sqlalchemy.orm import lazyload
 
 from saas import stripe_gateway as gateway
@@ -168,11 +168,39 @@ def start_pro_checkout(user: User) -> str:
         db.session.commit()  # releases the user lock
 
 
+# Statements every webhook runs, built once: SQLAlchemy keys its compiled-SQL cache by walking
+# a statement, and only a statement object it has seen before has that key memoised (a freshly
+# built one cost more CPU to look up than to execute).
+
+# Found and locked in one statement. lazyload: webhooks look subscriptions up by Stripe id;
+# loading all of them is waste.
+_USER_FOR_CUSTOMER = (select(User).where(User.stripe_customer_id == bindparam("customer_id"))
+                      .options(lazyload(User.subscriptions)).with_for_update())
+
+# Read after the user lock is taken (so the subscription row is current): the row, whether its
+# price is one we sell, and the customer's clock, in one statement.
+_customer = bindparam("customer_id")
+_SUBSCRIPTION_PLAN_CLOCK = (
+    select(Subscription, select(Plan.id).where(Plan.stripe_price_id == bindparam("price_id")).exists(),
+           *clock.known_columns(_customer))
+    .select_from(select(literal(1)).subquery())
+    .outerjoin(Subscription, Subscription.stripe_id == bindparam("subscription_id"))
+)
+
+
+def _assign(obj, values: dict) -> None:
+    """Set the attributes whose value differs. Re-setting one to the value it has still marks
+    the object dirty, and the flush then walks every column of it to find nothing to write."""
+    fresh = not inspect(obj).persistent
+    for key, value in values.items():
+        if fresh or getattr(obj, key) != value:
+            setattr(obj, key, value)
+
+
 def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> User | None:
+    """The user the customer belongs to, row-locked (see ``lock_user``), or None."""
     if customer_id:
-        # lazyload: webhooks look subscriptions up by Stripe id; loading all of them is waste.
-        user = db.session.execute(select(User).where(User.stripe_customer_id == customer_id)
-                                  .options(lazyload(User.subscriptions))).scalar_one_or_none()
+        user = db.session.execute(_USER_FOR_CUSTOMER, {"customer_id": customer_id}).scalar_one_or_none()
         if user:
             return user
     user_id = (metadata or {}).get("user_id")
@@ -180,6 +208,7 @@ def _find_user_for_customer(customer_id: str | None, metadata: dict | None) -> U
         user = db.session.get(User, int(user_id))
         # Only adopt the customer if the user has none: metadata must not re-point an account.
         if user and (user.stripe_customer_id in (None, customer_id)):
+            lock_user_row(user.id)
             if customer_id and user.stripe_customer_id is None:
                 user.stripe_customer_id = customer_id
             return user
@@ -198,13 +227,12 @@ def apply_subscription(data: dict) -> Subscription:
     user = _find_user_for_customer(customer_id, data.get("metadata"))
     if user is None:
         raise Ignore(f"subscription {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user_row(user.id)
     items = (data.get("items") or {}).get("data") or []
     item = items[0] if items else {}
     price = item.get("price") or {}
     price_id = price.get("id") if isinstance(price, dict) else price
-    known = db.session.execute(select(Plan.id).where(Plan.stripe_price_id == price_id)).first() is not None
-    sub = db.session.execute(select(Subscription).where(Subscription.stripe_id == data["id"])).scalar_one_or_none()
+    sub, known, *clock_known = db.session.execute(_SUBSCRIPTION_PLAN_CLOCK, {
+        "customer_id": customer_id, "price_id": price_id, "subscription_id": data["id"]}).one()
     if sub is None:
         sub = Subscription(stripe_id=data["id"], user_id=user.id)
         db.session.add(sub)
@@ -212,32 +240,34 @@ def apply_subscription(data: dict) -> Subscription:
         log.warning("subscription %s uses price %s, which is not a price we sell: flagged, no Pro granted",
                     data["id"], price_id)
     previous_status = sub.status
-    sub.user_id = user.id
-    sub.stripe_customer_id = customer_id
-    sub.stripe_price_id = price_id
-    sub.unknown_price = not known
-    sub.status = data["status"]
-    sub.quantity = item.get("quantity") or 1
-    # Current API: the billing period lives on the subscription items.
-    sub.current_period_start = from_unix(item.get("current_period_start"))
-    sub.current_period_end = from_unix(item.get("current_period_end"))
-    sub.cancel_at_period_end = bool(data.get("cancel_at_period_end"))
-    sub.cancel_at = from_unix(data.get("cancel_at"))
-    sub.canceled_at = from_unix(data.get("canceled_at"))
-    sub.ended_at = from_unix(data.get("ended_at"))
-    sub.trial_start = from_unix(data.get("trial_start"))
-    sub.trial_end = from_unix(data.get("trial_end"))
     pause = data.get("pause_collection")
-    sub.pause_collection = pause.get("behavior") if isinstance(pause, dict) else None
     latest_invoice = data.get("latest_invoice")
-    sub.latest_invoice_id = latest_invoice.get("id") if isinstance(latest_invoice, dict) else latest_invoice
-    sub.stripe_created = from_unix(data.get("created"))
-    if sub.trial_start or sub.trial_end:
+    _assign(sub, {
+        "user_id": user.id,
+        "stripe_customer_id": customer_id,
+        "stripe_price_id": price_id,
+        "unknown_price": not known,
+        "status": data["status"],
+        "quantity": item.get("quantity") or 1,
+        # Current API: the billing period lives on the subscription items.
+        "current_period_start": from_unix(item.get("current_period_start")),
+        "current_period_end": from_unix(item.get("current_period_end")),
+        "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
+        "cancel_at": from_unix(data.get("cancel_at")),
+        "canceled_at": from_unix(data.get("canceled_at")),
+        "ended_at": from_unix(data.get("ended_at")),
+        "trial_start": from_unix(data.get("trial_start")),
+        "trial_end": from_unix(data.get("trial_end")),
+        "pause_collection": pause.get("behavior") if isinstance(pause, dict) else None,
+        "latest_invoice_id": latest_invoice.get("id") if isinstance(latest_invoice, dict) else latest_invoice,
+        "stripe_created": from_unix(data.get("created")),
+    })
+    if (sub.trial_start or sub.trial_end) and not user.has_had_trial:
         user.has_had_trial = True
     # Moments that already happened on Stripe's clock for this customer (never scheduled ones
     # like current_period_end): see saas.billing.clock.
     clock.observe(customer_id, sub.stripe_created, sub.current_period_start, sub.trial_start,
-                  sub.canceled_at, sub.ended_at)
+                  sub.canceled_at, sub.ended_at, known=tuple(clock_known))
     if previous_status != sub.status:
         log.info("subscription %s for user %s: %s -> %s", sub.stripe_id, user.id, previous_status, sub.status)
     db.session.flush()
@@ -258,7 +288,6 @@ def apply_invoice(data: dict, problem_hint: str | None = None) -> Invoice | None
     user = _find_user_for_customer(customer_id, None)
     if user is None:
         raise Ignore(f"invoice {data.get('id')} belongs to customer {customer_id}, who is not one of our users")
-    lock_user_row(user.id)
     inv = db.session.execute(select(Invoice).where(Invoice.stripe_id == data["id"])).scalar_one_or_none()
     if inv is None:
         inv = Invoice(stripe_id=data["id"], user_id=user.id)

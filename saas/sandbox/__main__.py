@@ -7,15 +7,10 @@ import logging
 import os
 import sys
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
-
-class _KeepAlive(WSGIRequestHandler):
-    # HTTP/1.1 keeps the app's connection open between API calls, as api.stripe.com does; with
-    # werkzeug's HTTP/1.0 default every webhook job paid for a new TCP connection.
-    protocol_version = "HTTP/1.1"
+from werkzeug.serving import make_server
 
 from .app import create_sandbox_app
+from .server import KeepAliveHandler
 
 
 def _chaos(value: str | None):
@@ -57,7 +52,7 @@ def main(argv=None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(args.host, args.port, None, threaded=True, request_handler=_KeepAlive)
+    server = make_server(args.host, args.port, None, threaded=True, request_handler=KeepAliveHandler)
     public = args.public_url or f"http://{args.host}:{server.server_port}"
     server.app = create_sandbox_app(webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
                                     public_url=public, chaos=_chaos(args.chaos), past_due_final=args.past_due_final)

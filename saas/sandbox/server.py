@@ -9,6 +9,85 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from .app import create_sandbox_app
 
 
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive for requests without a body, as api.stripe.com keeps them.
+
+    Werkzeug's handler always answers ``Connection: close`` (after a response it drains the
+    socket for 10 ms, which on a kept connection would swallow the client's next request), so
+    every Stripe read of a webhook job paid a TCP connect here and a new thread in the sandbox.
+    A request without a body (every GET the app makes) leaves nothing to drain, so this handler
+    answers those itself on the open connection; anything with a body, and any client that asks
+    for ``Connection: close``, still goes through werkzeug unchanged.
+    """
+
+    protocol_version = "HTTP/1.1"
+    # An idle kept connection holds a thread: let it go after a while (clients reconnect).
+    timeout = 60
+
+    def _bodyless(self) -> bool:
+        headers = self.headers
+        return (not self.close_connection and self.request_version == "HTTP/1.1"
+                and headers.get("Content-Length", "0").strip() == "0"
+                and "Transfer-Encoding" not in headers and "Expect" not in headers)
+
+    def run_wsgi(self) -> None:
+        if not self._bodyless():
+            self.close_connection = True
+            return super().run_wsgi()
+        self.environ = environ = self.make_environ()
+        try:
+            status, headers, body = self._call(self.server.app, environ)
+        except Exception:
+            # As werkzeug does: a 500 for the client, the traceback in the log.
+            import traceback
+
+            self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            from werkzeug.exceptions import InternalServerError
+
+            status, headers, body = self._call(InternalServerError(), environ)
+            self.close_connection = True
+        code, _, msg = status.partition(" ")
+        self.send_response(int(code), msg)
+        names = set()
+        for key, value in headers:
+            self.send_header(key, value)
+            names.add(key.lower())
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # Headers and body in one write: a second small segment would wait for the client's
+        # delayed ACK (Nagle), tens of milliseconds on a kept connection.
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(body)
+        self.wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
+
+    @staticmethod
+    def _call(app, environ) -> tuple[str, list, bytes]:
+        started: list = []
+        chunks: list[bytes] = []
+
+        def start_response(status, headers, exc_info=None):
+            started[:] = [status, headers]
+            return chunks.append
+
+        app_iter = app(environ, start_response)
+        try:
+            chunks.extend(app_iter)
+        finally:
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+        return started[0], started[1], b"".join(chunks)
+
+    def log_request(self, *args, **kwargs):
+        import logging
+
+        if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):
+            super().log_request(*args, **kwargs)
+
+
 class _QuietHandler(WSGIRequestHandler):
     """Tests and embedded use don't want a log line per request."""
 

@@ -41,7 +41,13 @@ def endpoint(bp, rule: str, method: str = "GET", spec: dict | None = None, *, pu
                 sb.store.request_ctx = {"id": g.request_id, "idempotency_key": g.get("idempotency_key")}
                 try:
                     result = fn(sb, params, **kwargs)
-                    out = expand(sb.store, clone(result), params.get("expand") or [])
+                    paths = params.get("expand") or []
+                    if not paths:
+                        # Nothing to expand: serialise the stored object itself, here under the
+                        # lock (jsonify encodes at once), rather than a deep copy of it outside.
+                        # The same bytes for a fraction of the cost of every retrieve.
+                        return jsonify(result)
+                    out = expand(sb.store, clone(result), paths)
                 finally:
                     sb.store.request_ctx = {"id": None, "idempotency_key": None}
             return jsonify(out)
