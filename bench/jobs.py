@@ -12,5 +12,5 @@ def touch(row_id: int) -> None:
     if _conn is None:
         _conn = psycopg2.connect(os.environ["DATABASE_URL"])
     with _conn.cursor() as cur:
-        cur.execute("UPDATE bench_rows SET n = n + 1 WHERE id = %s", (row_id,))
+        cur.execute("UPDATE bench_rows SET n = n + 1, at = clock_timestamp() WHERE id = %s", (row_id,))
     _conn.commit()

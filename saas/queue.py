@@ -48,7 +48,7 @@ def job_id_for(event_id: int) -> str:
     return f"webhook-event-{event_id}"
 
 
-_JOB_OPTIONS = {"job_timeout": 120, "result_ttl": 300, "failure_ttl": 7 * 24 * 3600}
+_JOB_OPTIONS = {"job_timeout": 120, "result_ttl": 0, "failure_ttl": 7 * 24 * 3600}
 
 
 def enqueue_event(event_id: int) -> bool:
