@@ -87,6 +87,8 @@ def from_env() -> dict:
         "STORE_RESYNC_SECONDS": _int("STORE_RESYNC_SECONDS", 5),
         # Jobs
         "JOB_MAX_RETRIES": _int("JOB_MAX_RETRIES", 5),
+        # Under a backlog the pump queues webhook events this many to a job (1: one job each).
+        "JOB_BATCH_SIZE": _int("JOB_BATCH_SIZE", 10),
         # Seconds before each retry of a failed webhook job, comma-separated; the last one
         # repeats when JOB_MAX_RETRIES is longer.
         "JOB_RETRY_INTERVALS": _int_list("JOB_RETRY_INTERVALS", [2, 10, 30, 120, 600, 1800, 3600]),

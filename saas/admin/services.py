@@ -79,6 +79,7 @@ def replay_event(event_id: int) -> str:
     event.status = "received"
     event.last_error = None
     event.processed_at = None
+    event.job_id = None  # its own job from now on, not the batch it first came in
     db.session.commit()
     if queue.enqueue_event(event_id):
         return f"{event.stripe_id} ({event.type}) was {previous}; queued again"

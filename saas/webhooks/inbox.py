@@ -8,7 +8,7 @@ import os
 import threading
 from datetime import timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from saas.extensions import db
 from saas.timefmt import from_unix, utcnow
@@ -208,40 +208,46 @@ def sweep_unprocessed(older_than_seconds: int | None = None, limit: int = 500) -
         older_than_seconds = current_app.config["SWEEP_AFTER_SECONDS"]
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     try:
-        ids = db.session.execute(
-            select(WebhookEvent.id)
+        rows = db.session.execute(
+            select(WebhookEvent.id, WebhookEvent.job_id)
             .where(WebhookEvent.status.in_(("received", "retrying")), WebhookEvent.received_at < cutoff,
                    WebhookEvent.queued_at.is_not(None))
             .order_by(WebhookEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        ).scalars().all()
+        ).all()
     finally:
         db.session.rollback()
-    queued = 0
-    for event_id in ids:
-        if _job_waiting(event_id, cutoff):
+    requeued = []
+    for event_id, job_id in rows:
+        if _job_waiting(job_id or queue.job_id_for(event_id), cutoff, batch=job_id is not None):
             continue
         if not queue.enqueue_event(event_id):
             break  # Redis is down again: the next sweep carries on
-        queued += 1
-    if queued:
-        log.info("sweep re-queued %d stored webhook event(s) whose job was lost", queued)
-    return pumped + queued
+        requeued.append(event_id)
+    if requeued:
+        # Their job is now their own: the next sweep must ask about that one, not the lost batch.
+        db.session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(requeued), WebhookEvent.job_id.is_not(None))
+                           .values(job_id=None))
+        db.session.commit()
+        log.info("sweep re-queued %d stored webhook event(s) whose job was lost", len(requeued))
+    return pumped + len(requeued)
 
 
-def _job_waiting(event_id: int, started_before=None) -> bool:
-    """True if RQ holds this event's job waiting to run (queued, scheduled for a retry with
-    backoff, or deferred), or started it since ``started_before``. An older "started" job is
-    lost: were it really running, its row would have been locked and the sweep would not have
-    picked it. A recent one may have started between the sweep's SELECT and this check."""
+def _job_waiting(job_id: str, started_before=None, batch: bool = False) -> bool:
+    """True if RQ holds this job waiting to run (queued, scheduled for a retry with backoff,
+    or deferred), or started it since ``started_before``. An older "started" job of one event
+    is lost: were it really running, its row would have been locked and the sweep would not
+    have picked it. A recent one may have started between the sweep's SELECT and this check.
+    A batch works through its events one at a time, so those after the current one are
+    unlocked while it runs: a batch counts as running until its timeout has passed."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
     from saas import queue
 
     try:
-        job = Job.fetch(queue.job_id_for(event_id), connection=queue.redis_conn())
+        job = Job.fetch(job_id, connection=queue.redis_conn())
         status = job.get_status(refresh=False)
     except NoSuchJobError:
         return False
@@ -249,5 +255,7 @@ def _job_waiting(event_id: int, started_before=None) -> bool:
         return False
     if status == JobStatus.STARTED and started_before is not None and job.started_at is not None:
         started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=timezone.utc)
+        if batch:
+            return started >= utcnow() - timedelta(seconds=job.timeout or queue.batch_timeout(10))
         return started >= started_before
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

@@ -19,13 +19,25 @@ log = logging.getLogger(__name__)
 _LOCK_EVENT = select(WebhookEvent).where(WebhookEvent.id == bindparam("event_id")).with_for_update()
 
 
-def process_event(event_id: int) -> str:
+def process_events(event_ids: list[int]) -> str:
+    """A batch job (queued by the pump under a backlog): each event exactly as its own job
+    would apply it, in its own transaction. One event failing does not hold up the others: it
+    is recorded and gets a job of its own for its retries."""
+    counts: dict[str, int] = {}
+    for event_id in event_ids:
+        status = process_event(event_id, in_batch=True)
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def process_event(event_id: int, in_batch: bool = False) -> str:
     """Apply stored event ``event_id``.
 
     The event row is locked for the whole transaction and the handlers' writes commit together
     with ``status='processed'``, so an event is applied once even if two jobs race or a worker
     dies mid-way (then nothing commits and the retry starts clean). On failure the error is
-    recorded in a separate transaction and re-raised so RQ retries with backoff.
+    recorded in a separate transaction and re-raised so RQ retries with backoff; inside a batch
+    (``in_batch``) its retries are scheduled as a job of its own instead.
     """
     event = db.session.execute(_LOCK_EVENT, {"event_id": event_id}).scalar_one_or_none()
     if event is None:
@@ -57,14 +69,25 @@ def process_event(event_id: int) -> str:
         return "ignored"
     except Exception as exc:
         db.session.rollback()
-        final = _is_last_attempt()
-        _record(event_id, "failed" if final else "retrying",
-                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"[:4000])
+        if in_batch:
+            from saas import queue
+
+            final = queue.retry_policy() is None
+        else:
+            final = _is_last_attempt()
+        status = "failed" if final else "retrying"
+        _record(event_id, status, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"[:4000],
+                own_job=in_batch)
         log.warning("event %s failed (%s)%s", event_id, type(exc).__name__, "; giving up" if final else "; will retry")
-        raise
+        if not in_batch:
+            raise
+        if not final:
+            queue.schedule_retry(event_id)
+        return status
 
 
-def _record(event_id: int, status: str, error: str) -> None:
+def _record(event_id: int, status: str, error: str, own_job: bool = False) -> None:
+    """``own_job``: from now on the event's job is its own (webhook-event-<id>), not a batch."""
     event = db.session.execute(_LOCK_EVENT, {"event_id": event_id}).scalar_one_or_none()
     if event is not None and event.status not in ("processed",):
         event.status = status
@@ -72,6 +95,8 @@ def _record(event_id: int, status: str, error: str) -> None:
         event.attempts += 1
         if status == "ignored":
             event.processed_at = utcnow()
+        if own_job:
+            event.job_id = None
     db.session.commit()
 
 

@@ -35,6 +35,8 @@ class WebhookEvent(db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When the pump handed the event to RQ; NULL: stored, not queued yet (see webhooks/pump.py).
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The RQ job that applies it, when not its own webhook-event-<id> (a batch: see queue.py).
+    job_id: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_webhook_events_status_id", "status", "id"),

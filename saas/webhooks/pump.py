@@ -40,6 +40,11 @@ RETURNING id, status
 """)
 
 
+# One statement for the whole claim (an executemany would be a round trip per row).
+_SET_JOB = text("UPDATE webhook_events w SET job_id = v.job_id "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:jobs AS text[])) AS v(id, job_id) WHERE w.id = v.id")
+
+
 def pump_once(limit: int = BATCH, warn: bool = True) -> int:
     """Queue up to ``limit`` stored, unqueued events (in an app context). Returns how many rows
     it claimed, or -1 if Redis refused them (then none is marked queued). ``warn=False``: a
@@ -53,7 +58,11 @@ def pump_once(limit: int = BATCH, warn: bool = True) -> int:
             return 0
         # Rows already finished (applied directly, by a replay or a test) need no job.
         ids = sorted(row.id for row in rows if row.status in ("received", "retrying"))
-        if not queue.enqueue_events(ids, warn=warn):
+        jobs = queue.plan_jobs(ids)
+        batched = [(event_id, queue.batch_job_id(job)) for job in jobs if len(job) > 1 for event_id in job]
+        if batched:
+            db.session.execute(_SET_JOB, {"ids": [b[0] for b in batched], "jobs": [b[1] for b in batched]})
+        if not queue.enqueue_jobs(jobs, warn=warn):
             db.session.rollback()
             return -1
         db.session.commit()

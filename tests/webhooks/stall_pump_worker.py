@@ -11,16 +11,16 @@ from tests.webhooks import probe
 
 probe.install()
 
-_enqueue_events = queue.enqueue_events
+_enqueue_jobs = queue.enqueue_jobs
 
 
-def _stalling_enqueue_events(event_ids, *args, **kwargs):
-    ok = _enqueue_events(event_ids, *args, **kwargs)
-    if ok and event_ids and os.environ.get("STALL_PUMP_FLAG"):
+def _stalling_enqueue_jobs(jobs, *args, **kwargs):
+    ok = _enqueue_jobs(jobs, *args, **kwargs)
+    if ok and jobs and os.environ.get("STALL_PUMP_FLAG"):
         with open(os.environ["STALL_PUMP_FLAG"], "a") as flag:
-            flag.write(f"{os.getpid()} {event_ids}\n")
+            flag.write(f"{os.getpid()} {jobs}\n")
         time.sleep(float(os.environ.get("STALL_PUMP_SECONDS", "60")))
     return ok
 
 
-queue.enqueue_events = _stalling_enqueue_events
+queue.enqueue_jobs = _stalling_enqueue_jobs

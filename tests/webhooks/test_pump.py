@@ -22,6 +22,7 @@ def test_concurrent_pumps_queue_each_event_exactly_once(app, probe):
     from saas.extensions import db
     from saas.webhooks import pump as pump_module
 
+    app.config["JOB_BATCH_SIZE"] = 1  # one job per event, so the queue shows each event's jobs
     store_many(app, probe, 300)
     claimed = []
     errors = []
