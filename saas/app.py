@@ -49,6 +49,47 @@ def build_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def build_intake_app(overrides: dict | None = None) -> Flask:
+    """The Stripe webhook endpoint on its own: the same config, database and handlers' inbox,
+    none of the site's per-request machinery (sessions, log-in, CSRF, rate limits, templates).
+
+    Stripe's deliveries are the one request that comes in floods (a backlog after an outage
+    arrives all at once), and on the site app those hooks cost more CPU than the endpoint's own
+    work. ``wsgi.application`` routes the endpoint's path here; the site app keeps the same
+    blueprint, so ``flask`` commands and tests see one app.
+    """
+    app = Flask("saas.intake", root_path=str(ROOT / "saas"), instance_path=str(ROOT / "instance"))
+    app.config.update(config_module.from_env())
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        raise RuntimeError("DATABASE_URL is not set.")
+    configure_logging(app)
+    from saas import models  # noqa: F401
+
+    db.init_app(app)
+    from saas.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+    for status, title in ((400, "Bad request"), (404, "Page not found"), (405, "Method not allowed"),
+                          (413, "Too large"), (500, "Something went wrong")):
+        app.register_error_handler(status, lambda _e, status=status, title=title: ({"error": title}, status))
+    register_security_headers(app)
+    return app
+
+
+class IntakeRouter:
+    """WSGI: the webhook endpoint's path to the intake app, everything else to the site."""
+
+    def __init__(self, site: Flask, intake: Flask, path: str = "/api/webhooks/stripe"):
+        self.site, self.intake, self.path = site, intake, path
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.path:
+            return self.intake(environ, start_response)
+        return self.site(environ, start_response)
+
+
 def configure_logging(app: Flask) -> None:
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

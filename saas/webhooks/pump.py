@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 
 from flask import Flask
 from sqlalchemy import text
@@ -29,6 +30,12 @@ BATCH = 500
 # Without a notification (a missed one, or none ever: LISTEN needs the same database as the
 # intake), the pump still looks this often.
 IDLE_POLL_SECONDS = 1.0
+# After each wake-up (a notification, or a claim that found work) the pump looks again every
+# FAST_POLL_SECONDS for LINGER_SECONDS: intake notifies at most every
+# inbox.NOTIFY_EVERY_SECONDS per connection, so an insert that did not notify came at most that
+# long after one that did, which woke the pump no earlier than that insert committed.
+FAST_POLL_SECONDS = 0.02
+LINGER_SECONDS = 0.25
 # After a failure (Redis or PostgreSQL down), wait this long before trying again.
 BACKOFF_SECONDS = 1.0
 
@@ -95,6 +102,7 @@ def start(app: Flask, stop: threading.Event | None = None) -> threading.Thread:
 def _run(app: Flask, stop: threading.Event) -> None:
     listener = None
     failing = None  # what the last round failed on ("redis", "error"): each outage is logged once
+    awake_at = float("-inf")
     while not stop.is_set():
         try:
             if listener is None:
@@ -114,7 +122,12 @@ def _run(app: Flask, stop: threading.Event) -> None:
                 log.info("pump: %s; queueing stored webhook events again",
                          "Redis is back" if failing == "redis" else "recovered")
                 failing = None
-            _wait_for_notification(listener, IDLE_POLL_SECONDS)
+            now = time.monotonic()
+            if claimed > 0:
+                awake_at = now
+            lingering = now - awake_at < LINGER_SECONDS
+            if _wait_for_notification(listener, FAST_POLL_SECONDS if lingering else IDLE_POLL_SECONDS):
+                awake_at = time.monotonic()
         except Exception as exc:  # noqa: BLE001  (PostgreSQL down, a dropped connection: keep trying)
             if failing != "error":
                 log.warning("pump: %s: %s; retrying", type(exc).__name__, str(exc).strip()[:200])
@@ -136,11 +149,14 @@ def _listen(app: Flask):
     return conn
 
 
-def _wait_for_notification(conn, timeout: float) -> None:
+def _wait_for_notification(conn, timeout: float) -> bool:
     if select.select([conn], [], [], timeout)[0]:
         conn.poll()
         # One claim serves every notification that arrived meanwhile.
+        woke = bool(conn.notifies)
         conn.notifies.clear()
+        return woke
+    return False
 
 
 def _close(conn) -> None:

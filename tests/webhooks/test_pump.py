@@ -145,3 +145,46 @@ def test_intake_answers_503_promptly_while_the_inbox_table_is_locked(app, client
     assert pump(app) == 1  # nothing stored
     assert post_event(client, event).status_code == 200  # Stripe's retry
     assert pump(app) == 1
+
+
+def test_a_flood_notifies_once_per_window_and_the_pump_still_queues_every_event(app, client, probe, monkeypatch):
+    """Intake notifies at most once per NOTIFY_EVERY_SECONDS (PostgreSQL serialises notifying
+    commits); the pump's linger after a wake-up picks up the inserts that did not notify, with
+    no idle polling to fall back on."""
+    import select
+
+    import psycopg2
+
+    from saas.webhooks import inbox
+    from saas.webhooks import pump as pump_module
+    from tests.conftest import wait_for
+
+    listener = psycopg2.connect(app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg2", "postgresql"))
+    listener.autocommit = True
+    listener.cursor().execute(f"LISTEN {inbox.NOTIFY_CHANNEL}")
+    monkeypatch.setattr(pump_module, "IDLE_POLL_SECONDS", 60.0)
+    app.config["JOB_BATCH_SIZE"] = 1  # a job per event, so that jobs count events
+    stop = threading.Event()
+    thread = pump_module.start(app, stop)
+    try:
+        wait_for(lambda: thread.is_alive())
+        import time
+
+        time.sleep(0.3)  # the pump is past its start-up claim, waiting for a notification
+        started = time.monotonic()
+        posted = 0
+        while time.monotonic() - started < inbox.NOTIFY_EVERY_SECONDS * 0.8:
+            assert post_event(client, probe.probe_event()).status_code == 200
+            posted += 1
+        assert posted >= 3
+        wait_for(lambda: len(job_ids(app)) == posted, timeout=5, message="every event of the flood queued")
+        notified = 0
+        while select.select([listener], [], [], 0.2)[0]:
+            listener.poll()
+            notified += len(listener.notifies)
+            listener.notifies.clear()
+        assert notified == 1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
