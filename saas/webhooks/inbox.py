@@ -45,6 +45,10 @@ NOTIFY_CHANNEL = "saas_webhook_inbox"
 # each wake-up (pump.LINGER_SECONDS, longer than this), so the inserts in between are queued
 # as promptly as the one that notified.
 NOTIFY_EVERY_SECONDS = 0.05
+# A quiet insert that took until this long after the last notification notifies after all
+# (well inside pump.LINGER_SECONDS, so that the pump is still lingering for those that did not).
+NOTIFY_LATE_SECONDS = 0.1
+_NOTIFY = "SELECT pg_notify(%s, '')"
 
 
 def store_event(event: dict, raw: bytes | None = None) -> int | None:
@@ -87,6 +91,18 @@ def store_event(event: dict, raw: bytes | None = None) -> int | None:
             connections.last_notify = now
     else:
         row = connections.execute(_INSERT_QUIET, params)
+        if row:
+            # Quiet because it started soon after a notification, but the pump's linger runs
+            # from that notification: an insert that waited (on a lock, a slow WAL flush) may
+            # commit after the linger ran out. Then it notifies itself, one more round trip
+            # in that slow case only.
+            done = time.monotonic()
+            if done - connections.last_notify >= NOTIFY_LATE_SECONDS:
+                try:
+                    connections.execute(_NOTIFY, (NOTIFY_CHANNEL,))
+                    connections.last_notify = done
+                except InboxUnavailable:  # the row is stored: the pump's idle poll finds it
+                    pass
     return row[0] if row else None
 
 

@@ -188,3 +188,44 @@ def test_a_flood_notifies_once_per_window_and_the_pump_still_queues_every_event(
         stop.set()
         thread.join(timeout=10)
         listener.close()
+
+
+def test_an_insert_that_commits_after_the_linger_still_wakes_the_pump(app, client, probe, monkeypatch):
+    """Whether an insert notifies is decided when it starts, but the pump's linger runs from the
+    notification it got. An insert started within NOTIFY_EVERY_SECONDS of a notifying one that
+    then waits (here on a concurrent, uncommitted delivery of the same event id; a slow WAL
+    flush or a checkpoint does the same) commits after the linger ran out, and nothing wakes
+    the pump for it: it waited for the idle poll."""
+    import json
+    import time
+
+    import psycopg2
+
+    from saas.timefmt import utcnow
+    from saas.webhooks import inbox
+    from saas.webhooks import pump as pump_module
+    from tests.conftest import wait_for
+    from tests.reliability.test_crash import libpq_dsn
+
+    monkeypatch.setattr(pump_module, "IDLE_POLL_SECONDS", 60.0)
+    app.config["JOB_BATCH_SIZE"] = 1
+    assert post_event(client, probe.probe_event()).status_code == 200  # intake connected already
+    assert pump(app) == 1
+    first, second = probe.probe_event(), probe.probe_event()
+    locker = psycopg2.connect(libpq_dsn(app.config["SQLALCHEMY_DATABASE_URI"]))
+    locker.cursor().execute(inbox._INSERT_QUIET, (second["id"], second["type"], None, False, None, None,
+                                                  json.dumps(second), utcnow()))
+    stop = threading.Event()
+    thread = pump_module.start(app, stop)
+    try:
+        time.sleep(0.3)  # the pump is past its start-up claim, waiting for a notification
+        before = len(job_ids(app))
+        threading.Timer(0.6, locker.rollback).start()  # the other delivery gives up
+        assert post_event(client, first).status_code == 200  # notifies
+        assert post_event(client, second).status_code == 200  # quiet; waits for the other one
+        wait_for(lambda: len(job_ids(app)) == before + 2, timeout=3,
+                 message="the event stored after the linger queued without waiting for the idle poll")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        locker.close()
