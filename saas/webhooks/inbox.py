@@ -290,4 +290,19 @@ def _job_waiting(job_id: str, started_before=None, batch: bool = False) -> bool:
         if batch:
             return started >= utcnow() - timedelta(seconds=job.timeout or queue.batch_timeout(10))
         return started >= started_before
+    if status == JobStatus.SCHEDULED and started_before is not None:
+        # Due before the cutoff and still not moved to the queue: no RQ scheduler is running
+        # (it is a child of a worker). Lost like any other; out of the registry, so that a
+        # scheduler coming back does not run it a second time.
+        from rq.registry import ScheduledJobRegistry
+
+        registry = ScheduledJobRegistry(job.origin, connection=queue.redis_conn())
+        try:
+            due = registry.get_scheduled_time(job)
+        except NoSuchJobError:
+            return False  # scheduled, and in no registry: nothing would ever run it
+        if due < started_before:
+            registry.remove(job)
+            return False
+        return True
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

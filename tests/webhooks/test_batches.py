@@ -132,3 +132,31 @@ def test_sweep_leaves_a_waiting_batch_and_requeues_the_events_of_a_lost_one(app,
     with app.app_context():
         # The next sweep asks about their own jobs, which are waiting.
         assert inbox.sweep_unprocessed(60) == 0
+
+
+def test_sweep_requeues_a_retry_whose_scheduler_never_ran_it(app, probe, drain):
+    """A retry scheduled with backoff waits in RQ's scheduled registry until RQ's scheduler (a
+    child of a worker) moves it to the queue. With no scheduler running, the sweep called it
+    "waiting" for ever, long past its due time, and the event was never applied."""
+    from saas.extensions import db
+    from saas.timefmt import utcnow
+    from saas.webhooks import inbox
+    from saas.webhooks.models import WebhookEvent
+
+    app.config.update(JOB_BATCH_SIZE=2, JOB_MAX_RETRIES=2, JOB_RETRY_INTERVALS=[1])
+    store(app, probe, 3)
+    bad = store(app, probe, 1, fail_times=1)
+    assert pump(app) == 4
+    assert drain() == 2
+    assert [e[1] for e in events(app)] == ["processed"] * 3 + ["retrying"]
+    time.sleep(1.2)  # the retry is due; no scheduler moves it
+    with app.app_context():
+        db.session.execute(db.update(WebhookEvent).values(received_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        # Not overdue by the sweep's margin yet: the scheduler may just be about to run it.
+        assert inbox.sweep_unprocessed(60) == 0
+        # Overdue by more than the margin: lost.
+        assert inbox.sweep_unprocessed(0) == 1
+    assert drain() == 1
+    assert events(app)[3][1:3] == ("processed", 2)
+    assert bad[0] in effects(app, probe)
