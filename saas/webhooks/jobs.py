@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import bindparam, select
 
 from saas.extensions import db
@@ -83,6 +84,11 @@ def process_event(event_id: int, in_batch: bool = False) -> str:
             raise
         if not final:
             queue.schedule_retry(event_id)
+        if isinstance(exc, JobTimeoutException):
+            # The batch's time is up (RQ raises this once, in whatever runs then): stop here,
+            # or the rest would run with no timeout at all. The sweep re-queues them (a failed
+            # batch is not waiting).
+            raise
         return status
 
 

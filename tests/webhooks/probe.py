@@ -34,6 +34,10 @@ def apply_probe(payload: dict, event) -> None:
     obj = payload["data"]["object"]
     if obj.get("block_on") is not None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(obj["block_on"])})
+    if obj.get("sleep"):  # stuck in Python (a slow API call, say), where RQ's timeout reaches it
+        import time
+
+        time.sleep(float(obj["sleep"]))
     if event.attempts < int(obj.get("fail_times") or 0):
         raise RuntimeError(f"probe failure on attempt {event.attempts + 1}")
     db.session.execute(text("INSERT INTO probe_effects (event_stripe_id) VALUES (:e)"),

@@ -160,3 +160,30 @@ def test_sweep_requeues_a_retry_whose_scheduler_never_ran_it(app, probe, drain):
     assert drain() == 1
     assert events(app)[3][1:3] == ("processed", 2)
     assert bad[0] in effects(app, probe)
+
+
+def test_a_batch_that_runs_out_of_time_stops_and_its_other_events_are_swept(app, probe, drain, monkeypatch):
+    """RQ's job timeout raises JobTimeoutException inside whatever handler is running. A batch
+    caught it as that event's failure and went on with the rest, now with no timeout at all: a
+    second stuck event held the worker for as long as it stayed stuck."""
+    from saas import queue
+    from saas.extensions import db
+    from saas.timefmt import utcnow
+    from saas.webhooks import inbox
+    from saas.webhooks.models import WebhookEvent
+
+    monkeypatch.setattr(queue, "batch_timeout", lambda size: 1)
+    app.config.update(JOB_BATCH_SIZE=2, JOB_MAX_RETRIES=1, JOB_RETRY_INTERVALS=[1])
+    store(app, probe, 4, sleep=2)
+    assert pump(app) == 4
+    started = time.monotonic()
+    assert drain(max_jobs=1) == 1
+    assert time.monotonic() - started < 1.8, "the batch went on past its timeout"
+    rows = events(app)
+    assert rows[0][1] == "retrying" and "JobTimeoutException" in rows[0][3]
+    assert rows[1][1:3] == ("received", 0)
+    with app.app_context():
+        db.session.execute(db.update(WebhookEvent).values(received_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert inbox.sweep_unprocessed(60) == 1  # the second event: its batch is over
+    assert job_of(app)[2] is None
