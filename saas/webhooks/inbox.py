@@ -23,8 +23,7 @@ class InboxUnavailable(Exception):
 
 
 # One statement, one round trip, committed on its own (autocommit): the row is durable when
-# this returns. pg_notify wakes the workers' pump (webhooks/pump.py), which queues the job;
-# PostgreSQL delivers the notification only once the row is committed.
+# this returns.
 _INSERT = """
 WITH ins AS (
     INSERT INTO webhook_events (stripe_id, type, api_version, livemode, stripe_created, object_id,
@@ -32,23 +31,18 @@ WITH ins AS (
     VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, 'received', 0, %s)
     ON CONFLICT (stripe_id) DO NOTHING
     RETURNING id)
-SELECT id{notify} FROM ins
+SELECT id FROM ins
 """
-_INSERT_NOTIFY = _INSERT.format(notify=", pg_notify(%s, '')")
-_INSERT_QUIET = _INSERT.format(notify="")
 
-# The channel the pump LISTENs on.
+# Wakes the workers' pump (webhooks/pump.py), which LISTENs on this channel and queues the job.
 NOTIFY_CHANNEL = "saas_webhook_inbox"
-# At most one notification per connection this often. PostgreSQL serialises the commits of
-# notifying transactions (one lock, held through the commit's WAL flush): notifying on every
-# insert made a flood's p99 three to six times worse. The pump keeps polling for a while after
-# each wake-up (pump.LINGER_SECONDS, longer than this), so the inserts in between are queued
-# as promptly as the one that notified.
-NOTIFY_EVERY_SECONDS = 0.05
-# A quiet insert that took until this long after the last notification notifies after all
-# (well inside pump.LINGER_SECONDS, so that the pump is still lingering for those that did not).
-NOTIFY_LATE_SECONDS = 0.1
 _NOTIFY = "SELECT pg_notify(%s, '')"
+# A connection notifies after a stored insert only if it has not for this long. PostgreSQL
+# serialises notifying commits (one lock, held through the commit's WAL flush): notifying with
+# every insert made a flood's p99 three to six times worse. Measured from the commit, so every
+# insert committed at most this long after a notification the pump has read; the pump keeps
+# polling for pump.LINGER_SECONDS (longer) after each wake-up, and so finds them all.
+NOTIFY_EVERY_SECONDS = 0.05
 
 
 def store_event(event: dict, raw: bytes | None = None) -> int | None:
@@ -84,25 +78,16 @@ def store_event(event: dict, raw: bytes | None = None) -> int | None:
         utcnow(),
     )
     connections = _intake_connections()
+    row = connections.execute(_INSERT, params)
+    if row is None:
+        return None  # a redelivery: stored before, nothing new for the pump
     now = time.monotonic()
     if now - connections.last_notify >= NOTIFY_EVERY_SECONDS:
-        row = connections.execute(_INSERT_NOTIFY, params + (NOTIFY_CHANNEL,))
-        if row:  # a duplicate inserts nothing and so notifies nobody
+        try:
+            connections.execute(_NOTIFY, (NOTIFY_CHANNEL,))
             connections.last_notify = now
-    else:
-        row = connections.execute(_INSERT_QUIET, params)
-        if row:
-            # Quiet because it started soon after a notification, but the pump's linger runs
-            # from that notification: an insert that waited (on a lock, a slow WAL flush) may
-            # commit after the linger ran out. Then it notifies itself, one more round trip
-            # in that slow case only.
-            done = time.monotonic()
-            if done - connections.last_notify >= NOTIFY_LATE_SECONDS:
-                try:
-                    connections.execute(_NOTIFY, (NOTIFY_CHANNEL,))
-                    connections.last_notify = done
-                except InboxUnavailable:  # the row is stored: the pump's idle poll finds it
-                    pass
+        except InboxUnavailable:  # the row is stored: the pump's idle poll finds it
+            pass
     return row[0] if row else None
 
 
@@ -162,26 +147,18 @@ def _intake_connections() -> _IntakeConnections:
     app = current_app._get_current_object()
     holder = app.extensions.get("saas.inbox_connections")
     if holder is None:
-        connect = _connector(app)
-
-        def connect_with_timeout():
-            # A bound on how long a delivery may wait (on a lock, mostly): without one a request
-            # waited as long as a lock on webhook_events was held, tying up a web thread.
-            conn = connect()
-            timeout = int(app.config.get("WEBHOOK_INTAKE_TIMEOUT_MS") or 0)
-            if timeout > 0:
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SET statement_timeout = %s", (timeout,))
-            return conn
-
-        holder = app.extensions.setdefault("saas.inbox_connections", _IntakeConnections(connect_with_timeout))
+        # A bound on how long a delivery may wait (on a lock, mostly): without one a request
+        # waited as long as a lock on webhook_events was held, tying up a web thread.
+        timeout = int(app.config.get("WEBHOOK_INTAKE_TIMEOUT_MS") or 0)
+        connect = _connector(app, options=f"-c statement_timeout={timeout}" if timeout > 0 else "")
+        holder = app.extensions.setdefault("saas.inbox_connections", _IntakeConnections(connect))
     return holder
 
 
-def _connector(app, name: str = "saas-webhook-intake"):
+def _connector(app, name: str = "saas-webhook-intake", options: str = ""):
     """psycopg2.connect with what the app's SQLAlchemy engine would use (URL, query options,
-    connect_args), so that both reach the same database the same way."""
+    connect_args), so that both reach the same database the same way; ``options`` are added
+    server settings (``-c name=value``)."""
     import psycopg2
 
     engine = db.engine
@@ -190,6 +167,8 @@ def _connector(app, name: str = "saas-webhook-intake"):
     cparams.update((app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("connect_args") or {})
     cparams.setdefault("connect_timeout", 3)
     cparams.setdefault("application_name", name)
+    if options:
+        cparams["options"] = f"{cparams.get('options', '')} {options}".strip()
     return lambda: psycopg2.connect(*cargs, **cparams)
 
 

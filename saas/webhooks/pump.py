@@ -32,8 +32,8 @@ BATCH = 500
 IDLE_POLL_SECONDS = 1.0
 # After each wake-up (a notification, or a claim that found work) the pump looks again every
 # FAST_POLL_SECONDS for LINGER_SECONDS: intake notifies at most every
-# inbox.NOTIFY_EVERY_SECONDS per connection, so an insert that did not notify came at most that
-# long after one that did, which woke the pump no earlier than that insert committed.
+# inbox.NOTIFY_EVERY_SECONDS per connection, counted from its commits, so an insert that did
+# not notify committed at most that long after a notification that woke the pump.
 FAST_POLL_SECONDS = 0.02
 LINGER_SECONDS = 0.25
 # After a failure (Redis or PostgreSQL down), wait this long before trying again.

@@ -191,11 +191,10 @@ def test_a_flood_notifies_once_per_window_and_the_pump_still_queues_every_event(
 
 
 def test_an_insert_that_commits_after_the_linger_still_wakes_the_pump(app, client, probe, monkeypatch):
-    """Whether an insert notifies is decided when it starts, but the pump's linger runs from the
-    notification it got. An insert started within NOTIFY_EVERY_SECONDS of a notifying one that
-    then waits (here on a concurrent, uncommitted delivery of the same event id; a slow WAL
-    flush or a checkpoint does the same) commits after the linger ran out, and nothing wakes
-    the pump for it: it waited for the idle poll."""
+    """An insert started right after a notifying one that then waits (here on a concurrent,
+    uncommitted delivery of the same event id; a slow WAL flush or a checkpoint does the same)
+    commits after the pump's linger ran out: whether it notifies must be decided at its commit,
+    or nothing wakes the pump for it and it waits for the idle poll."""
     import json
     import time
 
@@ -213,7 +212,7 @@ def test_an_insert_that_commits_after_the_linger_still_wakes_the_pump(app, clien
     assert pump(app) == 1
     first, second = probe.probe_event(), probe.probe_event()
     locker = psycopg2.connect(libpq_dsn(app.config["SQLALCHEMY_DATABASE_URI"]))
-    locker.cursor().execute(inbox._INSERT_QUIET, (second["id"], second["type"], None, False, None, None,
+    locker.cursor().execute(inbox._INSERT, (second["id"], second["type"], None, False, None, None,
                                                   json.dumps(second), utcnow()))
     stop = threading.Event()
     thread = pump_module.start(app, stop)
