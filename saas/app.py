@@ -23,14 +23,21 @@ BLUEPRINTS = (
 )
 
 
-def build_app(overrides: dict | None = None) -> Flask:
-    app = Flask(
-        "saas",
-        root_path=str(ROOT / "saas"),
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-        instance_path=str(ROOT / "instance"),
-    )
+# Status, title, message: the error pages of the site, and the JSON errors of both apps.
+ERRORS = (
+    (400, "Bad request", "The request could not be understood."),
+    (403, "Forbidden", "You are not allowed to do that."),
+    (404, "Page not found", "There is nothing at this address."),
+    (405, "Method not allowed", "That action is not allowed here."),
+    (413, "Too large", "The request was too large."),
+    (429, "Too many attempts", "Too many attempts. Please wait a minute and try again."),
+    (500, "Something went wrong", "We hit an error. Nothing was charged; please try again."),
+)
+
+
+def _configured_flask(name: str, overrides: dict | None, **flask_options) -> Flask:
+    """A Flask app with our config (environment, then ``overrides``) and logging."""
+    app = Flask(name, root_path=str(ROOT / "saas"), instance_path=str(ROOT / "instance"), **flask_options)
     app.config.update(config_module.from_env())
     if overrides:
         app.config.update(overrides)
@@ -40,6 +47,12 @@ def build_app(overrides: dict | None = None) -> Flask:
             "PostgreSQL, or point DATABASE_URL at one."
         )
     configure_logging(app)
+    return app
+
+
+def build_app(overrides: dict | None = None) -> Flask:
+    app = _configured_flask("saas", overrides, template_folder=str(ROOT / "templates"),
+                            static_folder=str(ROOT / "static"))
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -58,21 +71,14 @@ def build_intake_app(overrides: dict | None = None) -> Flask:
     work. ``wsgi.application`` routes the endpoint's path here; the site app keeps the same
     blueprint, so ``flask`` commands and tests see one app.
     """
-    app = Flask("saas.intake", root_path=str(ROOT / "saas"), instance_path=str(ROOT / "instance"))
-    app.config.update(config_module.from_env())
-    if overrides:
-        app.config.update(overrides)
-    if not app.config["SQLALCHEMY_DATABASE_URI"]:
-        raise RuntimeError("DATABASE_URL is not set.")
-    configure_logging(app)
+    app = _configured_flask("saas.intake", overrides)
     from saas import models  # noqa: F401
 
     db.init_app(app)
     from saas.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
-    for status, title in ((400, "Bad request"), (404, "Page not found"), (405, "Method not allowed"),
-                          (413, "Too large"), (500, "Something went wrong")):
+    for status, title, _message in ERRORS:
         app.register_error_handler(status, lambda _e, status=status, title=title: ({"error": title}, status))
     register_security_headers(app)
     return app
@@ -197,17 +203,8 @@ def register_error_handlers(app: Flask) -> None:
 
         return _render
 
-    app.register_error_handler(400, handler(400, "Bad request", "The request could not be understood."))
-    app.register_error_handler(403, handler(403, "Forbidden", "You are not allowed to do that."))
-    app.register_error_handler(404, handler(404, "Page not found", "There is nothing at this address."))
-    app.register_error_handler(405, handler(405, "Method not allowed", "That action is not allowed here."))
-    app.register_error_handler(413, handler(413, "Too large", "The request was too large."))
-    app.register_error_handler(
-        429, handler(429, "Too many attempts", "Too many attempts. Please wait a minute and try again.")
-    )
-    app.register_error_handler(
-        500, handler(500, "Something went wrong", "We hit an error. Nothing was charged; please try again.")
-    )
+    for status, title, message in ERRORS:
+        app.register_error_handler(status, handler(status, title, message))
 
     from flask_wtf.csrf import CSRFError
 

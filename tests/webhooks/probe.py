@@ -69,3 +69,16 @@ def effects() -> list[str]:
     rows = db.session.execute(text("SELECT event_stripe_id FROM probe_effects ORDER BY id")).scalars().all()
     db.session.rollback()
     return list(rows)
+
+
+def store_probe_events(app, n: int, **obj) -> list[str]:
+    """Store ``n`` probe events straight into the inbox (as intake would); their Stripe ids."""
+    from saas.webhooks import inbox
+
+    stripe_ids = []
+    with app.app_context():
+        for _ in range(n):
+            event = probe_event(**obj)
+            assert inbox.store_event(event) is not None
+            stripe_ids.append(event["id"])
+    return stripe_ids

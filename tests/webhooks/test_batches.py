@@ -7,19 +7,8 @@ import time
 from datetime import timedelta
 
 from tests.conftest import pump
+from tests.webhooks.probe import store_probe_events as store
 from tests.reliability.helpers import effects, events, job_ids
-
-
-def store(app, probe, n: int, **obj) -> list[str]:
-    from saas.webhooks import inbox
-
-    stripe_ids = []
-    with app.app_context():
-        for _ in range(n):
-            event = probe.probe_event(**obj)
-            assert inbox.store_event(event) is not None
-            stripe_ids.append(event["id"])
-    return stripe_ids
 
 
 def job_of(app) -> dict[int, str | None]:
@@ -34,7 +23,7 @@ def job_of(app) -> dict[int, str | None]:
 
 def test_a_few_waiting_get_a_job_each(app, probe):
     app.config["JOB_BATCH_SIZE"] = 10
-    store(app, probe, 19)
+    store(app, 19)
     assert pump(app) == 19
     assert job_ids(app) == [f"webhook-event-{i}" for i in range(1, 20)]
     assert set(job_of(app).values()) == {None}
@@ -42,7 +31,7 @@ def test_a_few_waiting_get_a_job_each(app, probe):
 
 def test_a_backlog_is_queued_in_batches_and_every_event_applied_once(app, probe, drain):
     app.config["JOB_BATCH_SIZE"] = 10
-    stripe_ids = store(app, probe, 25)
+    stripe_ids = store(app, 25)
     assert pump(app) == 25
     assert job_ids(app) == ["webhook-events-1-10", "webhook-events-11-20", "webhook-events-21-25"]
     jobs = job_of(app)
@@ -57,9 +46,9 @@ def test_an_event_failing_in_a_batch_retries_on_its_own_and_the_rest_go_on(app, 
     from saas.webhooks import jobs
 
     app.config.update(JOB_BATCH_SIZE=3, JOB_MAX_RETRIES=2, JOB_RETRY_INTERVALS=[1])
-    good = store(app, probe, 2)
-    bad = store(app, probe, 1, fail_times=1)
-    good += store(app, probe, 3)
+    good = store(app, 2)
+    bad = store(app, 1, fail_times=1)
+    good += store(app, 3)
     assert pump(app) == 6
     assert job_ids(app) == ["webhook-events-1-3", "webhook-events-4-6"]
     assert drain() == 2
@@ -87,8 +76,8 @@ def test_an_event_failing_in_a_batch_retries_on_its_own_and_the_rest_go_on(app, 
 
 def test_without_retries_an_event_failing_in_a_batch_is_failed_at_once(app, probe, drain):
     app.config.update(JOB_BATCH_SIZE=2, JOB_MAX_RETRIES=0)
-    store(app, probe, 3)
-    store(app, probe, 1, fail_times=5)
+    store(app, 3)
+    store(app, 1, fail_times=5)
     assert pump(app) == 4
     assert drain() == 2
     assert [e[1:3] for e in events(app)] == [("processed", 1)] * 3 + [("failed", 1)]
@@ -105,7 +94,7 @@ def test_sweep_leaves_a_waiting_batch_and_requeues_the_events_of_a_lost_one(app,
     from saas.webhooks.models import WebhookEvent
 
     app.config["JOB_BATCH_SIZE"] = 2
-    store(app, probe, 4)
+    store(app, 4)
     assert pump(app) == 4
     with app.app_context():
         db.session.execute(db.update(WebhookEvent).values(received_at=utcnow() - timedelta(hours=1)))
@@ -144,8 +133,8 @@ def test_sweep_requeues_a_retry_whose_scheduler_never_ran_it(app, probe, drain):
     from saas.webhooks.models import WebhookEvent
 
     app.config.update(JOB_BATCH_SIZE=2, JOB_MAX_RETRIES=2, JOB_RETRY_INTERVALS=[1])
-    store(app, probe, 3)
-    bad = store(app, probe, 1, fail_times=1)
+    store(app, 3)
+    bad = store(app, 1, fail_times=1)
     assert pump(app) == 4
     assert drain() == 2
     assert [e[1] for e in events(app)] == ["processed"] * 3 + ["retrying"]
@@ -174,7 +163,7 @@ def test_a_batch_that_runs_out_of_time_stops_and_its_other_events_are_swept(app,
 
     monkeypatch.setattr(queue, "batch_timeout", lambda size: 1)
     app.config.update(JOB_BATCH_SIZE=2, JOB_MAX_RETRIES=1, JOB_RETRY_INTERVALS=[1])
-    store(app, probe, 4, sleep=2)
+    store(app, 4, sleep=2)
     assert pump(app) == 4
     started = time.monotonic()
     assert drain(max_jobs=1) == 1

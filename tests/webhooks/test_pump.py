@@ -7,15 +7,8 @@ import threading
 from sqlalchemy import text
 
 from tests.conftest import post_event, pump
+from tests.webhooks.probe import store_probe_events
 from tests.reliability.helpers import job_ids
-
-
-def store_many(app, probe, n: int) -> None:
-    from saas.webhooks import inbox
-
-    with app.app_context():
-        for _ in range(n):
-            assert inbox.store_event(probe.probe_event()) is not None
 
 
 def test_concurrent_pumps_queue_each_event_exactly_once(app, probe):
@@ -23,7 +16,7 @@ def test_concurrent_pumps_queue_each_event_exactly_once(app, probe):
     from saas.webhooks import pump as pump_module
 
     app.config["JOB_BATCH_SIZE"] = 1  # one job per event, so the queue shows each event's jobs
-    store_many(app, probe, 300)
+    store_probe_events(app, 300)
     claimed = []
     errors = []
 
